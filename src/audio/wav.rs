@@ -1,0 +1,93 @@
+//! The WAV file speaker: 16-bit PCM, 48 kHz mono, header completed at the end.
+
+use super::{AudioError, AudioSink};
+use crate::media::frame::SAMPLE_RATE;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub struct WavSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+    data_bytes: u32,
+}
+
+fn header(data_bytes: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    let byte_rate = SAMPLE_RATE * 2;
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&(36 + data_bytes).to_le_bytes());
+    h[8..16].copy_from_slice(b"WAVEfmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
+    h[24..28].copy_from_slice(&SAMPLE_RATE.to_le_bytes());
+    h[28..32].copy_from_slice(&byte_rate.to_le_bytes());
+    h[32..34].copy_from_slice(&2u16.to_le_bytes()); // block align
+    h[34..36].copy_from_slice(&16u16.to_le_bytes()); // bits per sample
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data_bytes.to_le_bytes());
+    h
+}
+
+impl WavSink {
+    pub fn create(path: &Path) -> Result<Self, AudioError> {
+        let error = |e: std::io::Error| AudioError::Device {
+            device: path.display().to_string(),
+            reason: format!("cannot create the WAV file: {e}"),
+        };
+        let mut out = BufWriter::new(File::create(path).map_err(error)?);
+        out.write_all(&header(0)).map_err(error)?;
+        Ok(WavSink { path: path.to_owned(), out, data_bytes: 0 })
+    }
+
+    fn io_error(&self, e: std::io::Error) -> AudioError {
+        AudioError::Device { device: self.path.display().to_string(), reason: e.to_string() }
+    }
+}
+
+impl AudioSink for WavSink {
+    fn write(&mut self, samples: &[i16]) -> Result<(), AudioError> {
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        self.out.write_all(&bytes).map_err(|e| self.io_error(e))?;
+        self.data_bytes += bytes.len() as u32;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), AudioError> {
+        let h = header(self.data_bytes);
+        let result = (|| {
+            self.out.seek(SeekFrom::Start(0))?;
+            self.out.write_all(&h)?;
+            self.out.flush()
+        })();
+        result.map_err(|e| self.io_error(e))
+    }
+}
+
+/// Reads the samples of a WAV file this module wrote (16-bit mono PCM).
+pub fn read_samples(path: &Path) -> std::io::Result<Vec<i16>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.len() < 44 || &bytes[0..4] != b"RIFF" || &bytes[36..40] != b"data" {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a camloop WAV file"));
+    }
+    Ok(bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_samples_read_back_with_a_complete_header() {
+        let path = std::env::temp_dir().join(format!("camloop-wav-{}.wav", std::process::id()));
+        let mut sink = WavSink::create(&path).unwrap();
+        sink.write(&[1, -2, 3]).unwrap();
+        sink.write(&[i16::MAX]).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(read_samples(&path).unwrap(), [1, -2, 3, i16::MAX]);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 8);
+        std::fs::remove_file(path).unwrap();
+    }
+}

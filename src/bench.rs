@@ -1,0 +1,222 @@
+//! `camloop bench`: real loopback calls on the test pattern at 640x480 and 1280x720, 30 fps,
+//! each run in a process of its own so that peak memory is that size's alone. Next to each
+//! call it measures the floor: encode + decode of the same pictures with no transport, so the
+//! latency can be read as a ratio to what the codec alone costs. Figures are medians over runs.
+
+use crate::call::{Event, State};
+use crate::camera::pattern::Pattern;
+use crate::config::{AudioOutput, Config, VideoOutput};
+use crate::daemon;
+use crate::media::frame::Frame;
+use crate::media::h264::{EncoderSettings, H264Decoder, H264Encoder};
+use crate::stats::{CallReport, quantile};
+use serde::{Deserialize, Serialize};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Seconds of media per call.
+    #[arg(long, default_value_t = 5)]
+    seconds: u32,
+    /// Calls per size; the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Sizes to measure.
+    #[arg(long, value_delimiter = ',', default_value = "640x480,1280x720")]
+    sizes: Vec<String>,
+    /// Run one call at one size in this process and print its figures (used by the parent).
+    #[arg(long, hide = true)]
+    one: Option<String>,
+}
+
+/// The figures of one call.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BenchRun {
+    pub size: String,
+    pub ice_connected_ms: f64,
+    pub peer_connected_ms: f64,
+    pub first_frame_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+    pub encode_ms_p50: f64,
+    pub decode_ms_p50: f64,
+    /// Encode + decode of the same pictures without transport, median per frame.
+    pub floor_ms: f64,
+    pub latency_over_floor: f64,
+    pub latency_minus_floor_ms: f64,
+    pub cpu_s_per_s: f64,
+    pub rss_peak_kib: u64,
+    pub frames_decoded: u64,
+    pub psnr_db: f64,
+}
+
+fn parse_size(size: &str) -> Option<(u32, u32)> {
+    let (w, h) = size.split_once('x')?;
+    Some((w.parse().ok()?, h.parse().ok()?))
+}
+
+pub async fn run(args: BenchArgs) -> ExitCode {
+    if let Some(size) = &args.one {
+        return match one(size, args.seconds).await {
+            Ok(run) => {
+                println!("{}", serde_json::to_string(&run).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("camloop bench: {size}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("camloop bench: cannot find its own executable");
+        return ExitCode::FAILURE;
+    };
+    let mut medians = Vec::new();
+    for size in &args.sizes {
+        let mut runs = Vec::new();
+        for n in 1..=args.runs {
+            eprintln!("bench {size}: call {n} of {}", args.runs);
+            let output = tokio::process::Command::new(&exe)
+                .args(["bench", "--one", size, "--seconds", &args.seconds.to_string()])
+                .output()
+                .await;
+            match output {
+                Ok(o) if o.status.success() => match serde_json::from_slice::<BenchRun>(&o.stdout) {
+                    Ok(run) => runs.push(run),
+                    Err(e) => eprintln!("bench {size}: unreadable figures: {e}"),
+                },
+                Ok(o) => eprintln!("bench {size}: call failed: {}", String::from_utf8_lossy(&o.stderr).trim()),
+                Err(e) => eprintln!("bench {size}: cannot start a call process: {e}"),
+            }
+        }
+        if runs.is_empty() {
+            return ExitCode::FAILURE;
+        }
+        medians.push((median_run(size, &runs), runs));
+    }
+    let json: Vec<_> = medians
+        .iter()
+        .map(|(m, runs)| serde_json::json!({ "size": m.size, "median": m, "runs": runs }))
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    println!();
+    print_table(&medians.iter().map(|(m, runs)| (m.clone(), runs.len())).collect::<Vec<_>>());
+    ExitCode::SUCCESS
+}
+
+fn median_run(size: &str, runs: &[BenchRun]) -> BenchRun {
+    let med = |f: fn(&BenchRun) -> f64| {
+        let values: Vec<f64> = runs.iter().map(f).collect();
+        quantile(&values, 0.5).unwrap_or(f64::NAN)
+    };
+    BenchRun {
+        size: size.into(),
+        ice_connected_ms: med(|r| r.ice_connected_ms),
+        peer_connected_ms: med(|r| r.peer_connected_ms),
+        first_frame_ms: med(|r| r.first_frame_ms),
+        latency_p50_ms: med(|r| r.latency_p50_ms),
+        latency_p95_ms: med(|r| r.latency_p95_ms),
+        latency_p99_ms: med(|r| r.latency_p99_ms),
+        encode_ms_p50: med(|r| r.encode_ms_p50),
+        decode_ms_p50: med(|r| r.decode_ms_p50),
+        floor_ms: med(|r| r.floor_ms),
+        latency_over_floor: med(|r| r.latency_over_floor),
+        latency_minus_floor_ms: med(|r| r.latency_minus_floor_ms),
+        cpu_s_per_s: med(|r| r.cpu_s_per_s),
+        rss_peak_kib: med(|r| r.rss_peak_kib as f64) as u64,
+        frames_decoded: med(|r| r.frames_decoded as f64) as u64,
+        psnr_db: med(|r| r.psnr_db),
+    }
+}
+
+fn print_table(rows: &[(BenchRun, usize)]) {
+    println!(
+        "{:<10} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>7} {:>9}",
+        "size", "runs", "ice ms", "peer ms", "frame ms", "lat p50", "lat p95", "lat p99", "enc ms", "dec ms", "floor ms", "÷floor", "−floor", "cpu/s", "rss MiB"
+    );
+    for (r, n) in rows {
+        println!(
+            "{:<10} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
+            r.size, n, r.ice_connected_ms, r.peer_connected_ms, r.first_frame_ms, r.latency_p50_ms, r.latency_p95_ms,
+            r.latency_p99_ms, r.encode_ms_p50, r.decode_ms_p50, r.floor_ms, r.latency_over_floor,
+            r.latency_minus_floor_ms, r.cpu_s_per_s, r.rss_peak_kib as f64 / 1024.0
+        );
+    }
+}
+
+async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
+    let (width, height) = parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
+    let mut config = Config::default();
+    config.camera.width = width;
+    config.camera.height = height;
+    config.camera.fps = 30;
+    config.video.bitrate_kbps = if width * height > 640 * 480 { 2500 } else { 1500 };
+    config.output.video = VideoOutput::None;
+    config.output.audio = AudioOutput::None;
+    let report = call(config.clone(), Duration::from_secs(seconds.into())).await?;
+    let floor_ms = floor(&config, 60)?;
+    let need = |v: Option<f64>, what: &str| v.ok_or_else(|| format!("the call measured no {what}"));
+    let latency_p50 = need(report.video.latency_ms.p50, "latency")?;
+    Ok(BenchRun {
+        size: size.into(),
+        ice_connected_ms: need(report.setup_ms.ice_connected, "ICE setup")?,
+        peer_connected_ms: need(report.setup_ms.peer_connected, "connection setup")?,
+        first_frame_ms: need(report.setup_ms.first_frame, "first frame")?,
+        latency_p50_ms: latency_p50,
+        latency_p95_ms: need(report.video.latency_ms.p95, "latency")?,
+        latency_p99_ms: need(report.video.latency_ms.p99, "latency")?,
+        encode_ms_p50: need(report.video.encode_ms_p50, "encode time")?,
+        decode_ms_p50: need(report.video.decode_ms_p50, "decode time")?,
+        floor_ms,
+        latency_over_floor: latency_p50 / floor_ms,
+        latency_minus_floor_ms: latency_p50 - floor_ms,
+        cpu_s_per_s: report.process.cpu_s / report.duration_s,
+        rss_peak_kib: report.process.rss_peak_kib,
+        frames_decoded: report.video.decoded,
+        psnr_db: report.video.psnr_db.unwrap_or(f64::NAN),
+    })
+}
+
+/// One call through the daemon: Call at Ready, Hangup after `media` of connected time.
+async fn call(config: Config, media: Duration) -> Result<CallReport, String> {
+    let mut daemon = daemon::spawn(config);
+    let ready = daemon.wait_for(Duration::from_secs(10), |s| s == State::Ready).await;
+    ready.map_err(|s| format!("media not ready ({})", s.name()))?;
+    daemon.press(Event::CallPressed);
+    let connected = daemon.wait_for(Duration::from_secs(15), |s| s == State::Connected).await;
+    if let Err(s) = connected {
+        daemon.press(Event::Shutdown);
+        return Err(format!("the call did not connect ({})", s.name()));
+    }
+    tokio::time::sleep(media).await;
+    daemon.press(Event::HangupPressed);
+    daemon.press(Event::Shutdown);
+    daemon.done.await.map_err(|e| e.to_string())?.ok_or_else(|| "no report".into())
+}
+
+/// Median encode + decode time per frame of `frames` pattern pictures, no transport.
+fn floor(config: &Config, frames: u32) -> Result<f64, String> {
+    let (width, height) = (config.camera.width as usize, config.camera.height as usize);
+    let settings = EncoderSettings {
+        width,
+        height,
+        fps: config.camera.fps,
+        bitrate_kbps: config.video.bitrate_kbps,
+        keyframe_interval_s: config.video.keyframe_interval_s,
+    };
+    let mut encoder = H264Encoder::new(&settings).map_err(|e| e.to_string())?;
+    let mut decoder = H264Decoder::new().map_err(|e| e.to_string())?;
+    let pattern = Pattern { width, height };
+    let mut times = Vec::new();
+    for id in 0..frames {
+        let frame = Frame { id, captured: Instant::now(), width, height, data: pattern.render(id) };
+        let began = Instant::now();
+        let Some(encoded) = encoder.encode(&frame).map_err(|e| e.to_string())? else { continue };
+        decoder.decode(&encoded.data).map_err(|e| e.to_string())?;
+        times.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    quantile(&times, 0.5).ok_or_else(|| "the encoder skipped every frame".into())
+}

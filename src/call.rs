@@ -1,0 +1,249 @@
+//! The call: the loopback sample's page as a pure state machine.
+//!
+//! ```text
+//!            MediaReady                 CallPressed
+//! Starting ─────────────▶ Ready ─────────────────────▶ Connecting
+//!    │  ▲                   ▲ ▲  HangupPressed             │  │
+//!    │  │ Call (media)      │ └────────────────────────────┘  │ FirstRemoteFrame
+//!    │  │                   │        HangupPressed            ▼
+//!    │  └──── Error ────────┴──────────────────────────── Connected
+//!    └─MediaFailed─▶ ▲  ◀── PeerFailed, MediaFailed, connect timeout
+//! ```
+//!
+//! Events go in with the time passed in; commands come out. No clock, no devices, no runtime:
+//! the daemon carries the commands out and feeds back what happened. Buttons follow the sample's
+//! enable rules, and a press on a disabled button is traced and ignored like a click on a
+//! disabled HTML button.
+
+use std::time::Duration;
+
+/// What the LED shows; each state has exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedPattern {
+    Off,
+    On,
+    FastBlink,
+    SlowHeartbeat,
+    DoubleBlink,
+}
+
+/// What failed, so that Call in the Error state retries exactly that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Media,
+    Peers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Camera and microphone are being opened.
+    Starting,
+    /// Media is open; Call is enabled.
+    Ready,
+    /// Offer, answer, ICE and DTLS under way; gives up at `deadline`.
+    Connecting { deadline: Duration },
+    /// Remote media is arriving.
+    Connected,
+    /// Something failed; Call retries it, Hangup clears it.
+    Error(Failure),
+    /// Shutting down; every button is disabled.
+    Stopping,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::Connecting { .. } => "connecting",
+            State::Connected => "connected",
+            State::Error(_) => "error",
+            State::Stopping => "stopping",
+        }
+    }
+
+    pub fn led(self) -> LedPattern {
+        match self {
+            State::Starting | State::Connecting { .. } => LedPattern::FastBlink,
+            State::Ready => LedPattern::SlowHeartbeat,
+            State::Connected => LedPattern::On,
+            State::Error(_) => LedPattern::DoubleBlink,
+            State::Stopping => LedPattern::Off,
+        }
+    }
+
+    pub fn call_enabled(self) -> bool {
+        matches!(self, State::Ready | State::Error(_))
+    }
+
+    pub fn hangup_enabled(self) -> bool {
+        matches!(
+            self,
+            State::Connecting { .. } | State::Connected | State::Error(_)
+        )
+    }
+
+    /// Whether peer connections exist in this state and must be closed on leaving it.
+    fn has_peers(self) -> bool {
+        matches!(self, State::Connecting { .. } | State::Connected)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    MediaReady,
+    MediaFailed(String),
+    CallPressed,
+    HangupPressed,
+    IceState(String),
+    PeerConnected,
+    PeerFailed(String),
+    FirstRemoteFrame,
+    Tick,
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    StartMedia,
+    ConnectPeers,
+    ClosePeers,
+    SetLed(LedPattern),
+    Trace(String),
+    Exit,
+}
+
+/// The call state machine. Construct with [`Call::start`], then feed it events.
+#[derive(Debug)]
+pub struct Call {
+    state: State,
+    connect_timeout: Duration,
+}
+
+impl Call {
+    /// A new call in Starting, with the commands that open the media.
+    pub fn start(connect_timeout: Duration) -> (Call, Vec<Command>) {
+        let call = Call {
+            state: State::Starting,
+            connect_timeout,
+        };
+        let commands = vec![
+            Command::Trace("Requesting local stream".into()),
+            Command::StartMedia,
+            Command::SetLed(State::Starting.led()),
+        ];
+        (call, commands)
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The next instant at which the machine needs a [`Event::Tick`], if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        match self.state {
+            State::Connecting { deadline } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    /// Handles one event at time `now` (time since the daemon started).
+    pub fn handle(&mut self, now: Duration, event: Event) -> Vec<Command> {
+        let mut out = Vec::new();
+        let next = self.next_state(now, &event, &mut out);
+        if let Some(next) = next {
+            if self.state.has_peers() && !next.has_peers() {
+                out.push(Command::ClosePeers);
+            }
+            if next.led() != self.state.led() {
+                out.push(Command::SetLed(next.led()));
+            }
+            if next == State::Stopping {
+                out.push(Command::Exit);
+            }
+            self.state = next;
+        }
+        out
+    }
+
+    fn next_state(&self, now: Duration, event: &Event, out: &mut Vec<Command>) -> Option<State> {
+        let trace = |out: &mut Vec<Command>, text: String| out.push(Command::Trace(text));
+        match (self.state, event) {
+            (State::Stopping, _) => None,
+            (_, Event::Shutdown) => {
+                trace(out, "Shutting down".into());
+                Some(State::Stopping)
+            }
+            (_, Event::CallPressed) if !self.state.call_enabled() => {
+                trace(out, format!("Call pressed while {}: ignored", self.state.name()));
+                None
+            }
+            (_, Event::HangupPressed) if !self.state.hangup_enabled() => {
+                trace(out, format!("Hangup pressed while {}: ignored", self.state.name()));
+                None
+            }
+            (State::Starting, Event::MediaReady) | (State::Error(_), Event::MediaReady) => {
+                trace(out, "Received local stream".into());
+                Some(State::Ready)
+            }
+            (_, Event::MediaFailed(why)) => {
+                trace(out, format!("Media error: {why}"));
+                Some(State::Error(Failure::Media))
+            }
+            (State::Ready, Event::CallPressed) | (State::Error(Failure::Peers), Event::CallPressed) => {
+                trace(out, "Starting call".into());
+                out.push(Command::ConnectPeers);
+                Some(State::Connecting {
+                    deadline: now + self.connect_timeout,
+                })
+            }
+            (State::Error(Failure::Media), Event::CallPressed) => {
+                trace(out, "Retrying: requesting local stream".into());
+                out.push(Command::StartMedia);
+                Some(State::Starting)
+            }
+            (State::Error(Failure::Media), Event::HangupPressed) => {
+                trace(out, "Error cleared: requesting local stream".into());
+                out.push(Command::StartMedia);
+                Some(State::Starting)
+            }
+            (_, Event::HangupPressed) => {
+                trace(out, "Ending call".into());
+                Some(State::Ready)
+            }
+            (State::Connecting { .. } | State::Connected, Event::IceState(ice)) => {
+                trace(out, format!("ICE state: {ice}"));
+                None
+            }
+            (State::Connecting { .. }, Event::PeerConnected) => {
+                trace(out, "Peer connections connected".into());
+                None
+            }
+            (State::Connecting { .. }, Event::FirstRemoteFrame) => {
+                trace(out, "Remote peer connection received remote stream".into());
+                Some(State::Connected)
+            }
+            (State::Connecting { .. } | State::Connected, Event::PeerFailed(why)) => {
+                trace(out, format!("Peer connection failed: {why}"));
+                Some(State::Error(Failure::Peers))
+            }
+            (State::Connecting { deadline }, Event::Tick) if now >= deadline => {
+                trace(
+                    out,
+                    format!(
+                        "No remote video within {:.1} s of Call: giving up",
+                        self.connect_timeout.as_secs_f64()
+                    ),
+                );
+                Some(State::Error(Failure::Peers))
+            }
+            // Late events from connections already closed, and ticks with nothing due.
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "call_tests.rs"]
+mod tests;

@@ -1,0 +1,226 @@
+use super::*;
+use proptest::prelude::*;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const NOW: Duration = Duration::from_secs(100);
+
+fn in_state(state: State) -> Call {
+    Call {
+        state,
+        connect_timeout: TIMEOUT,
+    }
+}
+
+fn without_traces(commands: Vec<Command>) -> Vec<Command> {
+    commands
+        .into_iter()
+        .filter(|c| !matches!(c, Command::Trace(_)))
+        .collect()
+}
+
+use Command::*;
+use Event::*;
+use LedPattern as Led;
+
+const CONNECTING: State = State::Connecting {
+    deadline: Duration::from_secs(105),
+};
+const MEDIA_ERR: State = State::Error(Failure::Media);
+const PEER_ERR: State = State::Error(Failure::Peers);
+
+/// Every (state, event) pair: the state after it and the commands other than traces.
+fn table() -> Vec<(State, Event, State, Vec<Command>)> {
+    let fail = || MediaFailed("camera gone".into());
+    let peer_fail = || PeerFailed("dtls".into());
+    let ice = || IceState("checking".into());
+    let after_timeout = State::Connecting {
+        deadline: NOW + TIMEOUT,
+    };
+    vec![
+        // Starting
+        (State::Starting, MediaReady, State::Ready, vec![SetLed(Led::SlowHeartbeat)]),
+        (State::Starting, fail(), MEDIA_ERR, vec![SetLed(Led::DoubleBlink)]),
+        (State::Starting, CallPressed, State::Starting, vec![]),
+        (State::Starting, HangupPressed, State::Starting, vec![]),
+        (State::Starting, ice(), State::Starting, vec![]),
+        (State::Starting, PeerConnected, State::Starting, vec![]),
+        (State::Starting, peer_fail(), State::Starting, vec![]),
+        (State::Starting, FirstRemoteFrame, State::Starting, vec![]),
+        (State::Starting, Tick, State::Starting, vec![]),
+        (State::Starting, Shutdown, State::Stopping, vec![SetLed(Led::Off), Exit]),
+        // Ready
+        (State::Ready, MediaReady, State::Ready, vec![]),
+        (State::Ready, fail(), MEDIA_ERR, vec![SetLed(Led::DoubleBlink)]),
+        (State::Ready, CallPressed, after_timeout, vec![ConnectPeers, SetLed(Led::FastBlink)]),
+        (State::Ready, HangupPressed, State::Ready, vec![]),
+        (State::Ready, ice(), State::Ready, vec![]),
+        (State::Ready, PeerConnected, State::Ready, vec![]),
+        (State::Ready, peer_fail(), State::Ready, vec![]),
+        (State::Ready, FirstRemoteFrame, State::Ready, vec![]),
+        (State::Ready, Tick, State::Ready, vec![]),
+        (State::Ready, Shutdown, State::Stopping, vec![SetLed(Led::Off), Exit]),
+        // Connecting (deadline 105 s, now 100 s)
+        (CONNECTING, MediaReady, CONNECTING, vec![]),
+        (CONNECTING, fail(), MEDIA_ERR, vec![ClosePeers, SetLed(Led::DoubleBlink)]),
+        (CONNECTING, CallPressed, CONNECTING, vec![]),
+        (CONNECTING, HangupPressed, State::Ready, vec![ClosePeers, SetLed(Led::SlowHeartbeat)]),
+        (CONNECTING, ice(), CONNECTING, vec![]),
+        (CONNECTING, PeerConnected, CONNECTING, vec![]),
+        (CONNECTING, peer_fail(), PEER_ERR, vec![ClosePeers, SetLed(Led::DoubleBlink)]),
+        (CONNECTING, FirstRemoteFrame, State::Connected, vec![SetLed(Led::On)]),
+        (CONNECTING, Tick, CONNECTING, vec![]),
+        (CONNECTING, Shutdown, State::Stopping, vec![ClosePeers, SetLed(Led::Off), Exit]),
+        // Connected
+        (State::Connected, MediaReady, State::Connected, vec![]),
+        (State::Connected, fail(), MEDIA_ERR, vec![ClosePeers, SetLed(Led::DoubleBlink)]),
+        (State::Connected, CallPressed, State::Connected, vec![]),
+        (State::Connected, HangupPressed, State::Ready, vec![ClosePeers, SetLed(Led::SlowHeartbeat)]),
+        (State::Connected, ice(), State::Connected, vec![]),
+        (State::Connected, PeerConnected, State::Connected, vec![]),
+        (State::Connected, peer_fail(), PEER_ERR, vec![ClosePeers, SetLed(Led::DoubleBlink)]),
+        (State::Connected, FirstRemoteFrame, State::Connected, vec![]),
+        (State::Connected, Tick, State::Connected, vec![]),
+        (State::Connected, Shutdown, State::Stopping, vec![ClosePeers, SetLed(Led::Off), Exit]),
+        // Error after a media failure
+        (MEDIA_ERR, MediaReady, State::Ready, vec![SetLed(Led::SlowHeartbeat)]),
+        (MEDIA_ERR, fail(), MEDIA_ERR, vec![]),
+        (MEDIA_ERR, CallPressed, State::Starting, vec![StartMedia, SetLed(Led::FastBlink)]),
+        (MEDIA_ERR, HangupPressed, State::Starting, vec![StartMedia, SetLed(Led::FastBlink)]),
+        (MEDIA_ERR, ice(), MEDIA_ERR, vec![]),
+        (MEDIA_ERR, PeerConnected, MEDIA_ERR, vec![]),
+        (MEDIA_ERR, peer_fail(), MEDIA_ERR, vec![]),
+        (MEDIA_ERR, FirstRemoteFrame, MEDIA_ERR, vec![]),
+        (MEDIA_ERR, Tick, MEDIA_ERR, vec![]),
+        (MEDIA_ERR, Shutdown, State::Stopping, vec![SetLed(Led::Off), Exit]),
+        // Error after a peer failure: media is still open
+        (PEER_ERR, MediaReady, State::Ready, vec![SetLed(Led::SlowHeartbeat)]),
+        (PEER_ERR, fail(), MEDIA_ERR, vec![]),
+        (PEER_ERR, CallPressed, after_timeout, vec![ConnectPeers, SetLed(Led::FastBlink)]),
+        (PEER_ERR, HangupPressed, State::Ready, vec![SetLed(Led::SlowHeartbeat)]),
+        (PEER_ERR, ice(), PEER_ERR, vec![]),
+        (PEER_ERR, PeerConnected, PEER_ERR, vec![]),
+        (PEER_ERR, peer_fail(), PEER_ERR, vec![]),
+        (PEER_ERR, FirstRemoteFrame, PEER_ERR, vec![]),
+        (PEER_ERR, Tick, PEER_ERR, vec![]),
+        (PEER_ERR, Shutdown, State::Stopping, vec![SetLed(Led::Off), Exit]),
+        // Stopping ignores everything
+        (State::Stopping, MediaReady, State::Stopping, vec![]),
+        (State::Stopping, CallPressed, State::Stopping, vec![]),
+        (State::Stopping, HangupPressed, State::Stopping, vec![]),
+        (State::Stopping, Shutdown, State::Stopping, vec![]),
+    ]
+}
+
+#[test]
+fn every_state_and_event_does_what_the_table_says() {
+    for (from, event, to, commands) in table() {
+        let mut call = in_state(from);
+        let got = without_traces(call.handle(NOW, event.clone()));
+        assert_eq!(call.state(), to, "{from:?} + {event:?}");
+        assert_eq!(got, commands, "{from:?} + {event:?}");
+    }
+}
+
+#[test]
+fn a_press_on_a_disabled_button_is_traced() {
+    let mut call = in_state(State::Starting);
+    let out = call.handle(NOW, CallPressed);
+    assert_eq!(
+        out,
+        vec![Trace("Call pressed while starting: ignored".into())]
+    );
+}
+
+#[test]
+fn start_opens_the_media_with_a_fast_blink() {
+    let (call, commands) = Call::start(TIMEOUT);
+    assert_eq!(call.state(), State::Starting);
+    assert_eq!(
+        without_traces(commands),
+        vec![StartMedia, SetLed(Led::FastBlink)]
+    );
+}
+
+#[test]
+fn connecting_gives_up_at_its_deadline_and_not_before() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, CallPressed);
+    assert_eq!(call.deadline(), Some(NOW + TIMEOUT));
+    call.handle(NOW + TIMEOUT - Duration::from_millis(1), Tick);
+    assert!(matches!(call.state(), State::Connecting { .. }));
+    let out = without_traces(call.handle(NOW + TIMEOUT, Tick));
+    assert_eq!(call.state(), PEER_ERR);
+    assert_eq!(out, vec![ClosePeers, SetLed(Led::DoubleBlink)]);
+    assert_eq!(call.deadline(), None);
+}
+
+fn any_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        Just(MediaReady),
+        Just(MediaFailed("gone".into())),
+        Just(CallPressed),
+        Just(HangupPressed),
+        Just(IceState("checking".into())),
+        Just(PeerConnected),
+        Just(PeerFailed("dtls".into())),
+        Just(FirstRemoteFrame),
+        Just(Tick),
+        Just(Shutdown),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn invariants_hold_over_random_event_sequences(
+        steps in proptest::collection::vec((any_event(), 0u64..4_000), 1..200)
+    ) {
+        let (mut call, commands) = Call::start(TIMEOUT);
+        let mut led = Led::Off;
+        let mut media_starts_since_failure = 0;
+        let mut peers_open = false;
+        let mut connecting_since: Option<Duration> = None;
+        let mut now = Duration::ZERO;
+        let mut apply = |commands: Vec<Command>, led: &mut Led, starts: &mut i32, peers: &mut bool| {
+            for command in commands {
+                match command {
+                    SetLed(p) => *led = p,
+                    StartMedia => *starts += 1,
+                    ConnectPeers => { prop_assert!(!*peers, "peers connected twice"); *peers = true }
+                    ClosePeers => { prop_assert!(*peers, "closed peers that were not open"); *peers = false }
+                    _ => {}
+                }
+            }
+            Ok(())
+        };
+        apply(commands, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
+        for (event, step_ms) in steps {
+            now += Duration::from_millis(step_ms);
+            // The daemon ticks at every deadline it is given, so deliver one if it is due.
+            if call.deadline().is_some_and(|d| now >= d) {
+                let out = call.handle(now, Tick);
+                apply(out, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
+            }
+            let before = call.state();
+            if matches!(event, MediaFailed(_)) {
+                media_starts_since_failure = 0;
+            }
+            let out = call.handle(now, event.clone());
+            apply(out, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
+            let after = call.state();
+
+            prop_assert!(media_starts_since_failure <= 1, "two StartMedia without a failure between");
+            prop_assert_eq!(led, after.led(), "LED does not match {:?}", after);
+            prop_assert_eq!(peers_open, matches!(after, State::Connecting { .. } | State::Connected));
+            if before == State::Ready && event == HangupPressed {
+                prop_assert_eq!(after, State::Ready);
+            }
+            match after {
+                State::Connecting { .. } => {
+                    let since = *connecting_since.get_or_insert(now);
+                    prop_assert!(now <= since + TIMEOUT, "Connecting outlived its timeout");
+                }
+                _ => connecting_since = None,
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The command line: `run`, `ctl`, `demo`, `check-config`, `bench`.
+
+use crate::call::Event;
+use crate::config::{self, AudioOutput, ButtonSource, Config, VideoOutput};
+use crate::{bench, buttons, control, daemon, trace};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "camloop", version, about = "The WebRTC loopback sample as an appliance: camera and microphone through two peer connections to display and speaker")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon with the configured devices, buttons and outputs.
+    Run {
+        /// Configuration file [default: /etc/camloop/camloop.toml, else built-in defaults]
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Drive a running daemon over its control socket.
+    Ctl {
+        /// Control socket [default: [control] socket of the default configuration]
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        #[arg(value_parser = control::COMMANDS.to_vec())]
+        command: String,
+    },
+    /// One call with the test-pattern camera and the tone microphone, written to files.
+    Demo {
+        /// Seconds between Connected and Hangup.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Folder for remote.y4m, remote.wav and stats.json.
+        #[arg(long, default_value = "target/demo")]
+        out: PathBuf,
+        /// Configuration file for sizes, rates and bitrates.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Keys instead of the script: c = Call, h = Hangup, q = quit.
+        #[arg(long)]
+        interactive: bool,
+    },
+    /// Validate a configuration file.
+    CheckConfig { file: PathBuf },
+    /// Measure setup time, loop latency, CPU and memory of calls at 640x480 and 1280x720.
+    Bench(bench::BenchArgs),
+}
+
+/// Exit code for configuration and usage errors.
+const USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(USAGE, e),
+        },
+        Command::Run { config } => match load(config.as_deref()) {
+            Ok(config) => runtime(|| run(config)),
+            Err(e) => fail(USAGE, e),
+        },
+        Command::Ctl { socket, command } => {
+            let socket = match socket {
+                Some(s) => s,
+                None => match load(None) {
+                    Ok(c) => c.control_socket,
+                    Err(e) => return fail(USAGE, e),
+                },
+            };
+            runtime(|| async move {
+                match control::send(&socket, &command).await {
+                    Ok(answer) => {
+                        println!("{answer}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(1, e),
+                }
+            })
+        }
+        Command::Demo { duration, out, config, interactive } => {
+            let config = match config.as_deref().map(Config::load).transpose() {
+                Ok(c) => demo_config(c.unwrap_or_default(), &out, interactive),
+                Err(e) => return fail(USAGE, e),
+            };
+            if !(duration.is_finite() && duration > 0.0) {
+                return fail(USAGE, format!("--duration {duration}: expected a positive number of seconds"));
+            }
+            if let Err(e) = std::fs::create_dir_all(&out) {
+                return fail(1, format!("cannot create the output folder {}: {e}", out.display()));
+            }
+            runtime(|| demo(config, out, Duration::from_secs_f64(duration)))
+        }
+        Command::Bench(args) => {
+            init_logging(log::LevelFilter::Warn);
+            runtime(|| bench::run(args))
+        }
+    }
+}
+
+fn fail(code: u8, error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("camloop: {error}");
+    ExitCode::from(code)
+}
+
+/// The given file, else the default file if present, else the built-in defaults.
+fn load(path: Option<&Path>) -> Result<Config, config::ConfigError> {
+    match path {
+        Some(path) => Config::load(path),
+        None if Path::new(config::DEFAULT_PATH).exists() => Config::load(Path::new(config::DEFAULT_PATH)),
+        None => Ok(Config::default()),
+    }
+}
+
+fn runtime<F: Future<Output = ExitCode>>(body: impl FnOnce() -> F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => {
+            let code = rt.block_on(body());
+            // Media threads end on their own; do not wait for stray blocking tasks.
+            rt.shutdown_timeout(Duration::from_millis(200));
+            code
+        }
+        Err(e) => fail(1, format!("cannot start the async runtime: {e}")),
+    }
+}
+
+pub fn init_logging(level: log::LevelFilter) {
+    // Trace lines carry their own seconds; journald adds wall-clock time.
+    let _ = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Warn)
+        .filter_module("camloop", level)
+        .parse_env("RUST_LOG")
+        .format(|out, record| {
+            use std::io::Write;
+            if record.target() == "camloop::trace" {
+                writeln!(out, "{}", record.args())
+            } else {
+                writeln!(out, "{}: {}", record.level(), record.args())
+            }
+        })
+        .try_init();
+}
+
+/// Forwards SIGINT and SIGTERM to the daemon as a shutdown.
+fn on_signals(daemon: &daemon::DaemonHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let inputs = daemon.inputs.clone();
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            log::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        let _ = inputs.send(daemon::Input::Event(Event::Shutdown));
+    });
+}
+
+async fn run(config: Config) -> ExitCode {
+    init_logging(config.log_level);
+    trace::start();
+    let daemon = daemon::spawn(config.clone());
+    on_signals(&daemon);
+    let _server = match control::serve(&config.control_socket, &daemon) {
+        Ok(server) => server,
+        Err(e) => {
+            daemon.press(Event::Shutdown);
+            let _ = daemon.done.await;
+            return fail(1, e);
+        }
+    };
+    if config.buttons == ButtonSource::Keyboard {
+        buttons::keyboard(daemon.inputs.clone());
+    }
+    match daemon.done.await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(1, format!("the daemon task failed: {e}")),
+    }
+}
+
+/// The demo's sources and sinks: test pattern, tone, files in `out`.
+fn demo_config(mut config: Config, out: &Path, interactive: bool) -> Config {
+    config.camera.source = config::CameraSource::Pattern;
+    config.audio.source = config::AudioSource::Tone;
+    config.output.video = VideoOutput::Y4m(out.join("remote.y4m"));
+    config.output.audio = AudioOutput::Wav(out.join("remote.wav"));
+    config.stats.report = Some(out.join("stats.json"));
+    config.buttons = if interactive { ButtonSource::Keyboard } else { ButtonSource::None };
+    config
+}
+
+async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
+    init_logging(config.log_level);
+    trace::start();
+    let mut daemon = daemon::spawn(config.clone());
+    on_signals(&daemon);
+    let connected = if config.buttons == ButtonSource::Keyboard {
+        println!("Keys: c = Call, h = Hangup, q = quit");
+        buttons::keyboard(daemon.inputs.clone());
+        true
+    } else {
+        buttons::press_call_then_hangup(&mut daemon, duration, config.call.connect_timeout).await
+    };
+    let report = match daemon.done.await {
+        Ok(report) => report,
+        Err(e) => return fail(1, format!("the daemon task failed: {e}")),
+    };
+    match report {
+        Some(report) if connected => {
+            println!("{}", report.summary());
+            println!("wrote {}/remote.y4m, remote.wav and stats.json", out.display());
+            ExitCode::SUCCESS
+        }
+        _ => fail(1, "the call did not connect; see the trace above"),
+    }
+}

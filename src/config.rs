@@ -1,0 +1,367 @@
+//! Configuration: TOML in, a typed and validated [`Config`] out, every key with a default.
+//!
+//! Errors are one line that names the key, the value and what is allowed, because the person
+//! reading them is at a board's serial console:
+//! `config error: camera.width = "wide": expected a whole number from 16 to 4096`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("config error: {0}")]
+pub struct ConfigError(String);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub camera: CameraConfig,
+    pub audio: AudioConfig,
+    pub video: VideoConfig,
+    pub call: CallConfig,
+    pub output: OutputConfig,
+    pub buttons: ButtonSource,
+    pub control_socket: PathBuf,
+    pub stats: StatsConfig,
+    pub log_level: log::LevelFilter,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraConfig {
+    pub source: CameraSource,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CameraSource {
+    Pattern,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioConfig {
+    pub enabled: bool,
+    pub source: AudioSource,
+    pub tone_hz: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AudioSource {
+    Tone,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoConfig {
+    pub bitrate_kbps: u32,
+    pub keyframe_interval_s: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallConfig {
+    pub connect_timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputConfig {
+    pub video: VideoOutput,
+    pub audio: AudioOutput,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum VideoOutput {
+    Y4m(PathBuf),
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AudioOutput {
+    Wav(PathBuf),
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ButtonSource {
+    Keyboard,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsConfig {
+    pub report: Option<PathBuf>,
+    pub interval: Duration,
+}
+
+/// Where `camloop run` and `camloop ctl` look when no `--config` is given.
+pub const DEFAULT_PATH: &str = "/etc/camloop/camloop.toml";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_table(&toml::Table::new()).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Config::parse(&text).map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            ConfigError(format!("{at}{}", e.message().trim()))
+        })?;
+        Config::from_table(&table)
+    }
+
+    fn from_table(table: &toml::Table) -> Result<Config, ConfigError> {
+        const SECTIONS: &[&str] = &[
+            "camera", "audio", "video", "call", "output", "buttons", "control", "stats", "log",
+        ];
+        if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            return Err(ConfigError(format!(
+                "[{unknown}]: unknown section; known sections are {}",
+                SECTIONS.join(", ")
+            )));
+        }
+        let camera = Section::new(table, "camera", &["source", "width", "height", "fps"])?;
+        let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz"])?;
+        let video = Section::new(table, "video", &["bitrate_kbps", "keyframe_interval_s"])?;
+        let call = Section::new(table, "call", &["connect_timeout_s"])?;
+        let output = Section::new(table, "output", &["video", "audio"])?;
+        let buttons = Section::new(table, "buttons", &["source"])?;
+        let control = Section::new(table, "control", &["socket"])?;
+        let stats = Section::new(table, "stats", &["report", "interval_s"])?;
+        let log = Section::new(table, "log", &["level"])?;
+
+        Ok(Config {
+            camera: CameraConfig {
+                source: camera.choice("source", "pattern", &[("pattern", CameraSource::Pattern)])?,
+                width: camera.even_number("width", 640, 16, 4096)?,
+                height: camera.even_number("height", 480, 16, 4096)?,
+                fps: camera.number("fps", 30, 1, 120)?,
+            },
+            audio: AudioConfig {
+                enabled: audio.boolean("enabled", true)?,
+                source: audio.choice("source", "tone", &[("tone", AudioSource::Tone)])?,
+                tone_hz: audio.number("tone_hz", 440, 20, 20_000)?,
+            },
+            video: VideoConfig {
+                bitrate_kbps: video.number("bitrate_kbps", 1500, 50, 50_000)?,
+                keyframe_interval_s: video.number("keyframe_interval_s", 2, 1, 600)?,
+            },
+            call: CallConfig {
+                connect_timeout: Duration::from_secs(call.number("connect_timeout_s", 10, 1, 600)?.into()),
+            },
+            output: OutputConfig {
+                video: output.sink("video", "none", "y4m", VideoOutput::Y4m, VideoOutput::None)?,
+                audio: output.sink("audio", "none", "wav", AudioOutput::Wav, AudioOutput::None)?,
+            },
+            buttons: buttons.choice(
+                "source",
+                "none",
+                &[("keyboard", ButtonSource::Keyboard), ("none", ButtonSource::None)],
+            )?,
+            control_socket: control.path("socket", "/run/camloop/control.sock")?,
+            stats: StatsConfig {
+                report: stats.optional_path("report")?,
+                interval: Duration::from_secs(stats.number("interval_s", 5, 1, 3600)?.into()),
+            },
+            log_level: log.choice(
+                "level",
+                "info",
+                &[
+                    ("error", log::LevelFilter::Error),
+                    ("warn", log::LevelFilter::Warn),
+                    ("info", log::LevelFilter::Info),
+                    ("debug", log::LevelFilter::Debug),
+                    ("trace", log::LevelFilter::Trace),
+                ],
+            )?,
+        })
+    }
+}
+
+/// One `[section]` of the file, with typed getters whose errors name `section.key`.
+struct Section<'a> {
+    name: &'static str,
+    table: Option<&'a toml::Table>,
+}
+
+impl<'a> Section<'a> {
+    fn new(root: &'a toml::Table, name: &'static str, keys: &[&str]) -> Result<Self, ConfigError> {
+        let table = match root.get(name) {
+            None => None,
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "{name} = {other}: expected a section [{name}]"
+                )));
+            }
+        };
+        if let Some(unknown) = table.and_then(|t| t.keys().find(|k| !keys.contains(&k.as_str()))) {
+            return Err(ConfigError(format!(
+                "{name}.{unknown}: unknown key; known keys in [{name}] are {}",
+                keys.join(", ")
+            )));
+        }
+        Ok(Section { name, table })
+    }
+
+    fn get(&self, key: &str) -> Option<&'a toml::Value> {
+        self.table.and_then(|t| t.get(key))
+    }
+
+    fn invalid(&self, key: &str, value: &toml::Value, expected: impl std::fmt::Display) -> ConfigError {
+        ConfigError(format!("{}.{key} = {value}: expected {expected}", self.name))
+    }
+
+    fn number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
+        let Some(value) = self.get(key) else { return Ok(default) };
+        value
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| self.invalid(key, value, format!("a whole number from {min} to {max}")))
+    }
+
+    fn even_number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
+        let n = self.number(key, default, min, max)?;
+        if n % 2 == 1 {
+            let value = toml::Value::Integer(n.into());
+            return Err(self.invalid(key, &value, format!("an even whole number from {min} to {max} (I420 needs even sizes)")));
+        }
+        Ok(n)
+    }
+
+    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        let Some(value) = self.get(key) else { return Ok(default) };
+        value.as_bool().ok_or_else(|| self.invalid(key, value, "true or false"))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(value) => Err(self.invalid(key, value, "a string")),
+        }
+    }
+
+    fn choice<T: Copy>(&self, key: &str, default: &str, options: &[(&str, T)]) -> Result<T, ConfigError> {
+        let wanted = self.string(key)?.unwrap_or(default);
+        options
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                self.invalid(key, &toml::Value::String(wanted.into()), format!("one of {}", names.join(", ")))
+            })
+    }
+
+    fn optional_path(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        match self.string(key)? {
+            Some("") => Err(self.invalid(key, &toml::Value::String(String::new()), "a file path")),
+            other => Ok(other.map(PathBuf::from)),
+        }
+    }
+
+    fn path(&self, key: &str, default: &str) -> Result<PathBuf, ConfigError> {
+        Ok(self.optional_path(key)?.unwrap_or_else(|| PathBuf::from(default)))
+    }
+
+    /// A sink written as `"KIND:PATH"` or `"none"`.
+    fn sink<T>(
+        &self,
+        key: &str,
+        default: &str,
+        kind: &str,
+        to_file: fn(PathBuf) -> T,
+        none: T,
+    ) -> Result<T, ConfigError> {
+        let spec = self.string(key)?.unwrap_or(default);
+        if spec == "none" {
+            return Ok(none);
+        }
+        match spec.strip_prefix(kind).and_then(|rest| rest.strip_prefix(':')) {
+            Some(path) if !path.is_empty() => Ok(to_file(PathBuf::from(path))),
+            _ => Err(self.invalid(
+                key,
+                &toml::Value::String(spec.into()),
+                format!("\"{kind}:PATH\" or \"none\""),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        Config::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!((config.camera.width, config.camera.height, config.camera.fps), (640, 480, 30));
+        assert_eq!(config.audio.tone_hz, 440);
+        assert_eq!(config.call.connect_timeout, Duration::from_secs(10));
+        assert_eq!(config.stats.interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn values_are_read_into_their_types() {
+        let config = Config::parse(
+            "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[output]\nvideo = \"y4m:/tmp/v.y4m\"\naudio = \"none\"\n[stats]\nreport = \"/tmp/s.json\"\n",
+        )
+        .unwrap();
+        assert_eq!((config.camera.width, config.camera.height, config.camera.fps), (320, 240, 15));
+        assert_eq!(config.output.video, VideoOutput::Y4m("/tmp/v.y4m".into()));
+        assert_eq!(config.output.audio, AudioOutput::None);
+        assert_eq!(config.stats.report, Some("/tmp/s.json".into()));
+    }
+
+    #[test]
+    fn errors_name_the_key_the_value_and_what_is_allowed() {
+        assert_eq!(
+            error("[camera]\nwidth = \"wide\"\n"),
+            "config error: camera.width = \"wide\": expected a whole number from 16 to 4096"
+        );
+        assert_eq!(
+            error("[camera]\nwidth = 641\n"),
+            "config error: camera.width = 641: expected an even whole number from 16 to 4096 (I420 needs even sizes)"
+        );
+        assert_eq!(
+            error("[camera]\nsource = \"webcam\"\n"),
+            "config error: camera.source = \"webcam\": expected one of \"pattern\""
+        );
+        assert_eq!(
+            error("[output]\nvideo = \"y4m:\"\n"),
+            "config error: output.video = \"y4m:\": expected \"y4m:PATH\" or \"none\""
+        );
+        assert_eq!(
+            error("[camera]\nwidht = 320\n"),
+            "config error: camera.widht: unknown key; known keys in [camera] are source, width, height, fps"
+        );
+        assert!(error("[cam]\n").starts_with("config error: [cam]: unknown section"));
+        assert_eq!(error("[audio]\nenabled = 1\n"), "config error: audio.enabled = 1: expected true or false");
+    }
+
+    #[test]
+    fn a_syntax_error_is_one_line_with_its_position() {
+        let e = error("[camera]\nwidth = = 3\n");
+        assert!(e.starts_with("config error: line 2, column 9: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}

@@ -1,0 +1,270 @@
+//! The one owner task: it alone holds the call state machine, the local stream and the current
+//! call's session. Buttons, the control socket, the peer connections, the media threads and
+//! signals all send it [`Input`]s; it feeds them to [`Call`] and carries out the commands.
+
+use crate::call::{Call, Command, Event, LedPattern, State};
+use crate::capture::LocalStream;
+use crate::config::Config;
+use crate::rtc::PeerNote;
+use crate::session::{CallSession, SessionNote};
+use crate::stats::CallReport;
+use crate::trace;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::{oneshot, watch};
+
+/// What the owner task receives.
+#[derive(Debug)]
+pub enum Input {
+    /// A button, the control socket, a signal.
+    Event(Event),
+    /// Asks for the state and the last call's report.
+    Status(oneshot::Sender<Status>),
+    /// Calls are numbered; notes from a call that has ended are stale and ignored.
+    Peer(u64, PeerNote),
+    Session(u64, SessionNote),
+    Media(Result<(), String>),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub state: &'static str,
+    pub call_enabled: bool,
+    pub hangup_enabled: bool,
+    pub led: LedPattern,
+    /// Calls made since start.
+    pub calls: u64,
+    pub last_call: Option<CallReport>,
+}
+
+/// A running daemon: send it inputs, watch its state, await its end.
+pub struct DaemonHandle {
+    pub inputs: UnboundedSender<Input>,
+    pub state: watch::Receiver<State>,
+    pub done: tokio::task::JoinHandle<Option<CallReport>>,
+}
+
+impl DaemonHandle {
+    pub fn press(&self, event: Event) {
+        let _ = self.inputs.send(Input::Event(event));
+    }
+
+    pub async fn status(&self) -> Option<Status> {
+        let (tx, rx) = oneshot::channel();
+        self.inputs.send(Input::Status(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Waits until the state satisfies `wanted`, up to `timeout`; returns the state then.
+    pub async fn wait_for(&mut self, timeout: Duration, wanted: impl Fn(State) -> bool) -> Result<State, State> {
+        let result = tokio::time::timeout(timeout, self.state.wait_for(|s| wanted(*s)))
+            .await
+            .map(|r| r.map(|state| *state));
+        match result {
+            Ok(Ok(state)) => Ok(state),
+            _ => Err(*self.state.borrow()),
+        }
+    }
+}
+
+/// Starts the owner task on the current runtime.
+pub fn spawn(config: Config) -> DaemonHandle {
+    let (inputs, rx) = unbounded_channel();
+    let (state_tx, state) = watch::channel(State::Starting);
+    let daemon = Daemon {
+        config,
+        inputs: inputs.clone(),
+        state: state_tx,
+        local: None,
+        session: None,
+        calls: 0,
+        last_report: None,
+        led: LedPattern::Off,
+        next_summary: Instant::now(),
+    };
+    let done = tokio::spawn(daemon.run(rx));
+    DaemonHandle { inputs, state, done }
+}
+
+struct Daemon {
+    config: Config,
+    inputs: UnboundedSender<Input>,
+    state: watch::Sender<State>,
+    local: Option<LocalStream>,
+    session: Option<CallSession>,
+    calls: u64,
+    last_report: Option<CallReport>,
+    led: LedPattern,
+    /// When the next one-line summary is due while connected.
+    next_summary: Instant,
+}
+
+impl Daemon {
+    async fn run(mut self, mut rx: UnboundedReceiver<Input>) -> Option<CallReport> {
+        let started = trace::start();
+        let (mut call, commands) = Call::start(self.config.call.connect_timeout);
+        self.execute(commands).await;
+        loop {
+            let now = Instant::now();
+            let deadline = call.deadline().map(|d| started + d);
+            let summary_due = (call.state() == State::Connected).then_some(self.next_summary);
+            let wake = deadline.into_iter().chain(summary_due).min();
+            let input = tokio::select! {
+                input = rx.recv() => input,
+                () = sleep_until(wake) => Some(Input::Event(Event::Tick)),
+            };
+            let Some(input) = input else { break };
+            let event = match input {
+                Input::Event(event) => event,
+                Input::Status(reply) => {
+                    let _ = reply.send(self.status(call.state()));
+                    continue;
+                }
+                Input::Media(Ok(())) => Event::MediaReady,
+                Input::Media(Err(why)) => Event::MediaFailed(why),
+                Input::Peer(n, note) if n == self.calls => match self.peer_note(note) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Input::Session(n, note) if n == self.calls && self.session.is_some() => match note {
+                    SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
+                    SessionNote::Failed(why) => Event::PeerFailed(why),
+                },
+                Input::Peer(..) | Input::Session(..) => continue,
+            };
+            if call.state() == State::Connected && Instant::now() >= self.next_summary {
+                if let Some(session) = &self.session {
+                    trace::info(&session.report().await.summary());
+                }
+                self.next_summary = Instant::now() + self.config.stats.interval;
+            }
+            let commands = call.handle(now.duration_since(started), event);
+            self.state.send_replace(call.state());
+            if self.execute(commands).await {
+                break;
+            }
+        }
+        if let Some(local) = self.local.take() {
+            let _ = tokio::task::spawn_blocking(move || local.close()).await;
+        }
+        self.last_report
+    }
+
+    fn peer_note(&mut self, note: PeerNote) -> Option<Event> {
+        let session = self.session.as_ref()?;
+        match note {
+            PeerNote::IceState(side, state) => Some(Event::IceState(format!("{side} {state}"))),
+            PeerNote::IceConnected => {
+                session.ice_connected();
+                None
+            }
+            PeerNote::Connected => {
+                session.peers_connected();
+                Some(Event::PeerConnected)
+            }
+            PeerNote::Failed(why) => Some(Event::PeerFailed(why)),
+        }
+    }
+
+    fn status(&self, state: State) -> Status {
+        Status {
+            state: state.name(),
+            call_enabled: state.call_enabled(),
+            hangup_enabled: state.hangup_enabled(),
+            led: state.led(),
+            calls: self.calls,
+            last_call: self.last_report.clone(),
+        }
+    }
+
+    /// Carries out the commands; true when the daemon should exit.
+    async fn execute(&mut self, commands: Vec<Command>) -> bool {
+        let mut exit = false;
+        for command in commands {
+            match command {
+                Command::Trace(text) => trace::info(&text),
+                Command::SetLed(pattern) => {
+                    self.led = pattern;
+                    log::debug!("LED {pattern:?}");
+                }
+                Command::StartMedia => self.start_media(),
+                Command::ConnectPeers => self.connect_peers().await,
+                Command::ClosePeers => self.close_peers().await,
+                Command::Exit => exit = true,
+            }
+        }
+        exit
+    }
+
+    fn start_media(&mut self) {
+        if let Some(old) = self.local.take() {
+            old.close();
+        }
+        let inputs = self.inputs.clone();
+        let on_failure = Arc::new(move |why: String| {
+            let _ = inputs.send(Input::Media(Err(why)));
+        });
+        let result = LocalStream::open(&self.config, on_failure).map(|local| {
+            self.local = Some(local);
+        });
+        let _ = self.inputs.send(Input::Media(result));
+    }
+
+    async fn connect_peers(&mut self) {
+        self.calls += 1;
+        let n = self.calls;
+        let Some(local) = &self.local else {
+            let _ = self.inputs.send(Input::Event(Event::PeerFailed("no local stream".into())));
+            return;
+        };
+        let (notes_tx, mut notes_rx) = unbounded_channel();
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            while let Some(note) = notes_rx.recv().await {
+                if inputs.send(Input::Peer(n, note)).is_err() {
+                    break;
+                }
+            }
+        });
+        let inputs = self.inputs.clone();
+        let notify = Arc::new(move |note| {
+            let _ = inputs.send(Input::Session(n, note));
+        });
+        match CallSession::start(&self.config, local, notes_tx, notify).await {
+            Ok(session) => {
+                self.session = Some(session);
+                self.next_summary = Instant::now() + self.config.stats.interval;
+            }
+            // Reported as an input so the state machine sees it in order.
+            Err(why) => {
+                let _ = self.inputs.send(Input::Event(Event::PeerFailed(why)));
+            }
+        }
+    }
+
+    async fn close_peers(&mut self) {
+        let Some(session) = self.session.take() else { return };
+        let report = session.stop().await;
+        trace::info(&format!("Call ended: {}", report.summary()));
+        if let Some(path) = &self.config.stats.report {
+            match serde_json::to_string_pretty(&report) {
+                Ok(json) => {
+                    if let Err(e) = std::fs::write(path, json + "\n") {
+                        log::error!("cannot write the stats report {}: {e}", path.display());
+                    }
+                }
+                Err(e) => log::error!("stats report: {e}"),
+            }
+        }
+        self.last_report = Some(report);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

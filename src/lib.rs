@@ -1,0 +1,19 @@
+//! camloop: the WebRTC loopback sample as a board's firmware. Camera and microphone go through
+//! two peer connections in one process and come back to the display and speaker.
+
+pub mod audio;
+pub mod bench;
+pub mod buttons;
+pub mod call;
+pub mod camera;
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod display;
+pub mod media;
+pub mod rtc;
+pub mod session;
+pub mod stats;
+pub mod trace;

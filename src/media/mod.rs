@@ -1,0 +1,6 @@
+//! Frame types, the bounded hand-over between media threads, and the codecs.
+
+pub mod frame;
+pub mod h264;
+pub mod opus;
+pub mod queue;

@@ -80,15 +80,26 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         for n in 1..=args.runs {
             eprintln!("bench {size}: call {n} of {}", args.runs);
             let output = tokio::process::Command::new(&exe)
-                .args(["bench", "--one", size, "--seconds", &args.seconds.to_string()])
+                .args([
+                    "bench",
+                    "--one",
+                    size,
+                    "--seconds",
+                    &args.seconds.to_string(),
+                ])
                 .output()
                 .await;
             match output {
-                Ok(o) if o.status.success() => match serde_json::from_slice::<BenchRun>(&o.stdout) {
-                    Ok(run) => runs.push(run),
-                    Err(e) => eprintln!("bench {size}: unreadable figures: {e}"),
-                },
-                Ok(o) => eprintln!("bench {size}: call failed: {}", String::from_utf8_lossy(&o.stderr).trim()),
+                Ok(o) if o.status.success() => {
+                    match serde_json::from_slice::<BenchRun>(&o.stdout) {
+                        Ok(run) => runs.push(run),
+                        Err(e) => eprintln!("bench {size}: unreadable figures: {e}"),
+                    }
+                }
+                Ok(o) => eprintln!(
+                    "bench {size}: call failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
                 Err(e) => eprintln!("bench {size}: cannot start a call process: {e}"),
             }
         }
@@ -101,9 +112,17 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         .iter()
         .map(|(m, runs)| serde_json::json!({ "size": m.size, "median": m, "runs": runs }))
         .collect();
-    println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
     println!();
-    print_table(&medians.iter().map(|(m, runs)| (m.clone(), runs.len())).collect::<Vec<_>>());
+    print_table(
+        &medians
+            .iter()
+            .map(|(m, runs)| (m.clone(), runs.len()))
+            .collect::<Vec<_>>(),
+    );
     ExitCode::SUCCESS
 }
 
@@ -135,25 +154,56 @@ fn median_run(size: &str, runs: &[BenchRun]) -> BenchRun {
 fn print_table(rows: &[(BenchRun, usize)]) {
     println!(
         "{:<10} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>7} {:>9}",
-        "size", "runs", "ice ms", "peer ms", "frame ms", "lat p50", "lat p95", "lat p99", "enc ms", "dec ms", "floor ms", "÷floor", "−floor", "cpu/s", "rss MiB"
+        "size",
+        "runs",
+        "ice ms",
+        "peer ms",
+        "frame ms",
+        "lat p50",
+        "lat p95",
+        "lat p99",
+        "enc ms",
+        "dec ms",
+        "floor ms",
+        "÷floor",
+        "−floor",
+        "cpu/s",
+        "rss MiB"
     );
     for (r, n) in rows {
         println!(
             "{:<10} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
-            r.size, n, r.ice_connected_ms, r.peer_connected_ms, r.first_frame_ms, r.latency_p50_ms, r.latency_p95_ms,
-            r.latency_p99_ms, r.encode_ms_p50, r.decode_ms_p50, r.floor_ms, r.latency_over_floor,
-            r.latency_minus_floor_ms, r.cpu_s_per_s, r.rss_peak_kib as f64 / 1024.0
+            r.size,
+            n,
+            r.ice_connected_ms,
+            r.peer_connected_ms,
+            r.first_frame_ms,
+            r.latency_p50_ms,
+            r.latency_p95_ms,
+            r.latency_p99_ms,
+            r.encode_ms_p50,
+            r.decode_ms_p50,
+            r.floor_ms,
+            r.latency_over_floor,
+            r.latency_minus_floor_ms,
+            r.cpu_s_per_s,
+            r.rss_peak_kib as f64 / 1024.0
         );
     }
 }
 
 async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
-    let (width, height) = parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
+    let (width, height) =
+        parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
     let mut config = Config::default();
     config.camera.width = width;
     config.camera.height = height;
     config.camera.fps = 30;
-    config.video.bitrate_kbps = if width * height > 640 * 480 { 2500 } else { 1500 };
+    config.video.bitrate_kbps = if width * height > 640 * 480 {
+        2500
+    } else {
+        1500
+    };
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
     let report = call(config.clone(), Duration::from_secs(seconds.into())).await?;
@@ -183,10 +233,14 @@ async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
 /// One call through the daemon: Call at Ready, Hangup after `media` of connected time.
 async fn call(config: Config, media: Duration) -> Result<CallReport, String> {
     let mut daemon = daemon::spawn(config);
-    let ready = daemon.wait_for(Duration::from_secs(10), |s| s == State::Ready).await;
+    let ready = daemon
+        .wait_for(Duration::from_secs(10), |s| s == State::Ready)
+        .await;
     ready.map_err(|s| format!("media not ready ({})", s.name()))?;
     daemon.press(Event::CallPressed);
-    let connected = daemon.wait_for(Duration::from_secs(15), |s| s == State::Connected).await;
+    let connected = daemon
+        .wait_for(Duration::from_secs(15), |s| s == State::Connected)
+        .await;
     if let Err(s) = connected {
         daemon.press(Event::Shutdown);
         return Err(format!("the call did not connect ({})", s.name()));
@@ -194,7 +248,11 @@ async fn call(config: Config, media: Duration) -> Result<CallReport, String> {
     tokio::time::sleep(media).await;
     daemon.press(Event::HangupPressed);
     daemon.press(Event::Shutdown);
-    daemon.done.await.map_err(|e| e.to_string())?.ok_or_else(|| "no report".into())
+    daemon
+        .done
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no report".into())
 }
 
 /// Median encode + decode time per frame of `frames` pattern pictures, no transport.
@@ -212,9 +270,17 @@ fn floor(config: &Config, frames: u32) -> Result<f64, String> {
     let pattern = Pattern { width, height };
     let mut times = Vec::new();
     for id in 0..frames {
-        let frame = Frame { id, captured: Instant::now(), width, height, data: pattern.render(id) };
+        let frame = Frame {
+            id,
+            captured: Instant::now(),
+            width,
+            height,
+            data: pattern.render(id),
+        };
         let began = Instant::now();
-        let Some(encoded) = encoder.encode(&frame).map_err(|e| e.to_string())? else { continue };
+        let Some(encoded) = encoder.encode(&frame).map_err(|e| e.to_string())? else {
+            continue;
+        };
         decoder.decode(&encoded.data).map_err(|e| e.to_string())?;
         times.push(began.elapsed().as_secs_f64() * 1000.0);
     }

@@ -176,11 +176,17 @@ impl Call {
                 Some(State::Stopping)
             }
             (_, Event::CallPressed) if !self.state.call_enabled() => {
-                trace(out, format!("Call pressed while {}: ignored", self.state.name()));
+                trace(
+                    out,
+                    format!("Call pressed while {}: ignored", self.state.name()),
+                );
                 None
             }
             (_, Event::HangupPressed) if !self.state.hangup_enabled() => {
-                trace(out, format!("Hangup pressed while {}: ignored", self.state.name()));
+                trace(
+                    out,
+                    format!("Hangup pressed while {}: ignored", self.state.name()),
+                );
                 None
             }
             (State::Starting, Event::MediaReady) | (State::Error(_), Event::MediaReady) => {
@@ -191,7 +197,8 @@ impl Call {
                 trace(out, format!("Media error: {why}"));
                 Some(State::Error(Failure::Media))
             }
-            (State::Ready, Event::CallPressed) | (State::Error(Failure::Peers), Event::CallPressed) => {
+            (State::Ready, Event::CallPressed)
+            | (State::Error(Failure::Peers), Event::CallPressed) => {
                 trace(out, "Starting call".into());
                 out.push(Command::ConnectPeers);
                 Some(State::Connecting {

@@ -36,27 +36,54 @@ impl LocalStream {
         let (video_source, reference): (Box<dyn VideoSource>, _) = match camera.source {
             CameraSource::Pattern => (
                 Box::new(PatternCamera::new(camera.width, camera.height, camera.fps)),
-                Some(Pattern { width: camera.width as usize, height: camera.height as usize }),
+                Some(Pattern {
+                    width: camera.width as usize,
+                    height: camera.height as usize,
+                }),
             ),
         };
-        let audio_source: Option<Box<dyn AudioSource>> = match (config.audio.enabled, config.audio.source) {
-            (false, _) => None,
-            (true, AudioKind::Tone) => Some(Box::new(ToneMicrophone::new(config.audio.tone_hz))),
-        };
+        let audio_source: Option<Box<dyn AudioSource>> =
+            match (config.audio.enabled, config.audio.source) {
+                (false, _) => None,
+                (true, AudioKind::Tone) => {
+                    Some(Box::new(ToneMicrophone::new(config.audio.tone_hz)))
+                }
+            };
         let description = format!(
             "video device: {}; audio device: {}",
             video_source.describe(),
-            audio_source.as_ref().map_or("none (audio disabled)".into(), |a| a.describe())
+            audio_source
+                .as_ref()
+                .map_or("none (audio disabled)".into(), |a| a.describe())
         );
 
         let video = Arc::new(DropOldest::new(VIDEO_QUEUE));
-        let mut threads = vec![spawn_reader("camera", video_source, video.clone(), on_failure.clone(), |s| s.next_frame().map_err(|e| e.to_string()))];
+        let mut threads = vec![spawn_reader(
+            "camera",
+            video_source,
+            video.clone(),
+            on_failure.clone(),
+            |s| s.next_frame().map_err(|e| e.to_string()),
+        )];
         let audio = audio_source.map(|source| {
             let queue = Arc::new(DropOldest::new(AUDIO_QUEUE));
-            threads.push(spawn_reader("microphone", source, queue.clone(), on_failure.clone(), |s| s.next_block().map_err(|e| e.to_string())));
+            threads.push(spawn_reader(
+                "microphone",
+                source,
+                queue.clone(),
+                on_failure.clone(),
+                |s| s.next_block().map_err(|e| e.to_string()),
+            ));
             queue
         });
-        Ok(LocalStream { video, audio, reference, fps: camera.fps, description, threads })
+        Ok(LocalStream {
+            video,
+            audio,
+            reference,
+            fps: camera.fps,
+            description,
+            threads,
+        })
     }
 
     /// Stops the capture threads and waits for them.

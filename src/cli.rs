@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "camloop", version, about = "The WebRTC loopback sample as an appliance: camera and microphone through two peer connections to display and speaker")]
+#[command(
+    name = "camloop",
+    version,
+    about = "The WebRTC loopback sample as an appliance: camera and microphone through two peer connections to display and speaker"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,16 +97,27 @@ pub fn main() -> ExitCode {
                 }
             })
         }
-        Command::Demo { duration, out, config, interactive } => {
+        Command::Demo {
+            duration,
+            out,
+            config,
+            interactive,
+        } => {
             let config = match config.as_deref().map(Config::load).transpose() {
                 Ok(c) => demo_config(c.unwrap_or_default(), &out, interactive),
                 Err(e) => return fail(USAGE, e),
             };
             if !(duration.is_finite() && duration > 0.0) {
-                return fail(USAGE, format!("--duration {duration}: expected a positive number of seconds"));
+                return fail(
+                    USAGE,
+                    format!("--duration {duration}: expected a positive number of seconds"),
+                );
             }
             if let Err(e) = std::fs::create_dir_all(&out) {
-                return fail(1, format!("cannot create the output folder {}: {e}", out.display()));
+                return fail(
+                    1,
+                    format!("cannot create the output folder {}: {e}", out.display()),
+                );
             }
             runtime(|| demo(config, out, Duration::from_secs_f64(duration)))
         }
@@ -122,13 +137,18 @@ fn fail(code: u8, error: impl std::fmt::Display) -> ExitCode {
 fn load(path: Option<&Path>) -> Result<Config, config::ConfigError> {
     match path {
         Some(path) => Config::load(path),
-        None if Path::new(config::DEFAULT_PATH).exists() => Config::load(Path::new(config::DEFAULT_PATH)),
+        None if Path::new(config::DEFAULT_PATH).exists() => {
+            Config::load(Path::new(config::DEFAULT_PATH))
+        }
         None => Ok(Config::default()),
     }
 }
 
 fn runtime<F: Future<Output = ExitCode>>(body: impl FnOnce() -> F) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => {
             let code = rt.block_on(body());
             // Media threads end on their own; do not wait for stray blocking tasks.
@@ -140,9 +160,16 @@ fn runtime<F: Future<Output = ExitCode>>(body: impl FnOnce() -> F) -> ExitCode {
 }
 
 pub fn init_logging(level: log::LevelFilter) {
+    // The WebRTC stack warns about routine steps of a loopback setup (no candidate pairs yet,
+    // no server name for DTLS); below debug, only its errors are worth a user's attention.
+    let others = if level >= log::LevelFilter::Debug {
+        log::LevelFilter::Warn
+    } else {
+        log::LevelFilter::Error
+    };
     // Trace lines carry their own seconds; journald adds wall-clock time.
     let _ = env_logger::Builder::new()
-        .filter_level(log::LevelFilter::Warn)
+        .filter_level(others)
         .filter_module("camloop", level)
         .parse_env("RUST_LOG")
         .format(|out, record| {
@@ -161,7 +188,10 @@ fn on_signals(daemon: &daemon::DaemonHandle) {
     use tokio::signal::unix::{SignalKind, signal};
     let inputs = daemon.inputs.clone();
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             log::error!("cannot install signal handlers");
             return;
         };
@@ -202,7 +232,11 @@ fn demo_config(mut config: Config, out: &Path, interactive: bool) -> Config {
     config.output.video = VideoOutput::Y4m(out.join("remote.y4m"));
     config.output.audio = AudioOutput::Wav(out.join("remote.wav"));
     config.stats.report = Some(out.join("stats.json"));
-    config.buttons = if interactive { ButtonSource::Keyboard } else { ButtonSource::None };
+    config.buttons = if interactive {
+        ButtonSource::Keyboard
+    } else {
+        ButtonSource::None
+    };
     config
 }
 
@@ -225,7 +259,10 @@ async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
     match report {
         Some(report) if connected => {
             println!("{}", report.summary());
-            println!("wrote {}/remote.y4m, remote.wav and stats.json", out.display());
+            println!(
+                "wrote {}/remote.y4m, remote.wav and stats.json",
+                out.display()
+            );
             ExitCode::SUCCESS
         }
         _ => fail(1, "the call did not connect; see the trace above"),

@@ -103,7 +103,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        Config::parse(&text).map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))
+        Config::parse(&text)
+            .map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -117,7 +118,14 @@ impl Config {
                     format!("line {line}, column {column}: ")
                 })
                 .unwrap_or_default();
-            ConfigError(format!("{at}{}", e.message().trim()))
+            // The parser's message may span lines; the console gets one.
+            let message: Vec<&str> = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            ConfigError(format!("{at}{}", message.join("; ")))
         })?;
         Config::from_table(&table)
     }
@@ -144,7 +152,11 @@ impl Config {
 
         Ok(Config {
             camera: CameraConfig {
-                source: camera.choice("source", "pattern", &[("pattern", CameraSource::Pattern)])?,
+                source: camera.choice(
+                    "source",
+                    "pattern",
+                    &[("pattern", CameraSource::Pattern)],
+                )?,
                 width: camera.even_number("width", 640, 16, 4096)?,
                 height: camera.even_number("height", 480, 16, 4096)?,
                 fps: camera.number("fps", 30, 1, 120)?,
@@ -159,7 +171,9 @@ impl Config {
                 keyframe_interval_s: video.number("keyframe_interval_s", 2, 1, 600)?,
             },
             call: CallConfig {
-                connect_timeout: Duration::from_secs(call.number("connect_timeout_s", 10, 1, 600)?.into()),
+                connect_timeout: Duration::from_secs(
+                    call.number("connect_timeout_s", 10, 1, 600)?.into(),
+                ),
             },
             output: OutputConfig {
                 video: output.sink("video", "none", "y4m", VideoOutput::Y4m, VideoOutput::None)?,
@@ -168,7 +182,10 @@ impl Config {
             buttons: buttons.choice(
                 "source",
                 "none",
-                &[("keyboard", ButtonSource::Keyboard), ("none", ButtonSource::None)],
+                &[
+                    ("keyboard", ButtonSource::Keyboard),
+                    ("none", ButtonSource::None),
+                ],
             )?,
             control_socket: control.path("socket", "/run/camloop/control.sock")?,
             stats: StatsConfig {
@@ -220,12 +237,22 @@ impl<'a> Section<'a> {
         self.table.and_then(|t| t.get(key))
     }
 
-    fn invalid(&self, key: &str, value: &toml::Value, expected: impl std::fmt::Display) -> ConfigError {
-        ConfigError(format!("{}.{key} = {value}: expected {expected}", self.name))
+    fn invalid(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        expected: impl std::fmt::Display,
+    ) -> ConfigError {
+        ConfigError(format!(
+            "{}.{key} = {value}: expected {expected}",
+            self.name
+        ))
     }
 
     fn number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
-        let Some(value) = self.get(key) else { return Ok(default) };
+        let Some(value) = self.get(key) else {
+            return Ok(default);
+        };
         value
             .as_integer()
             .and_then(|n| u32::try_from(n).ok())
@@ -237,14 +264,22 @@ impl<'a> Section<'a> {
         let n = self.number(key, default, min, max)?;
         if n % 2 == 1 {
             let value = toml::Value::Integer(n.into());
-            return Err(self.invalid(key, &value, format!("an even whole number from {min} to {max} (I420 needs even sizes)")));
+            return Err(self.invalid(
+                key,
+                &value,
+                format!("an even whole number from {min} to {max} (I420 needs even sizes)"),
+            ));
         }
         Ok(n)
     }
 
     fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        let Some(value) = self.get(key) else { return Ok(default) };
-        value.as_bool().ok_or_else(|| self.invalid(key, value, "true or false"))
+        let Some(value) = self.get(key) else {
+            return Ok(default);
+        };
+        value
+            .as_bool()
+            .ok_or_else(|| self.invalid(key, value, "true or false"))
     }
 
     fn string(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
@@ -255,7 +290,12 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn choice<T: Copy>(&self, key: &str, default: &str, options: &[(&str, T)]) -> Result<T, ConfigError> {
+    fn choice<T: Copy>(
+        &self,
+        key: &str,
+        default: &str,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
         let wanted = self.string(key)?.unwrap_or(default);
         options
             .iter()
@@ -263,7 +303,11 @@ impl<'a> Section<'a> {
             .map(|(_, v)| *v)
             .ok_or_else(|| {
                 let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                self.invalid(key, &toml::Value::String(wanted.into()), format!("one of {}", names.join(", ")))
+                self.invalid(
+                    key,
+                    &toml::Value::String(wanted.into()),
+                    format!("one of {}", names.join(", ")),
+                )
             })
     }
 
@@ -275,7 +319,9 @@ impl<'a> Section<'a> {
     }
 
     fn path(&self, key: &str, default: &str) -> Result<PathBuf, ConfigError> {
-        Ok(self.optional_path(key)?.unwrap_or_else(|| PathBuf::from(default)))
+        Ok(self
+            .optional_path(key)?
+            .unwrap_or_else(|| PathBuf::from(default)))
     }
 
     /// A sink written as `"KIND:PATH"` or `"none"`.
@@ -291,7 +337,10 @@ impl<'a> Section<'a> {
         if spec == "none" {
             return Ok(none);
         }
-        match spec.strip_prefix(kind).and_then(|rest| rest.strip_prefix(':')) {
+        match spec
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
             Some(path) if !path.is_empty() => Ok(to_file(PathBuf::from(path))),
             _ => Err(self.invalid(
                 key,
@@ -314,7 +363,10 @@ mod tests {
     fn an_empty_file_gives_the_defaults() {
         let config = Config::parse("").unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!((config.camera.width, config.camera.height, config.camera.fps), (640, 480, 30));
+        assert_eq!(
+            (config.camera.width, config.camera.height, config.camera.fps),
+            (640, 480, 30)
+        );
         assert_eq!(config.audio.tone_hz, 440);
         assert_eq!(config.call.connect_timeout, Duration::from_secs(10));
         assert_eq!(config.stats.interval, Duration::from_secs(5));
@@ -326,7 +378,10 @@ mod tests {
             "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[output]\nvideo = \"y4m:/tmp/v.y4m\"\naudio = \"none\"\n[stats]\nreport = \"/tmp/s.json\"\n",
         )
         .unwrap();
-        assert_eq!((config.camera.width, config.camera.height, config.camera.fps), (320, 240, 15));
+        assert_eq!(
+            (config.camera.width, config.camera.height, config.camera.fps),
+            (320, 240, 15)
+        );
         assert_eq!(config.output.video, VideoOutput::Y4m("/tmp/v.y4m".into()));
         assert_eq!(config.output.audio, AudioOutput::None);
         assert_eq!(config.stats.report, Some("/tmp/s.json".into()));
@@ -355,7 +410,10 @@ mod tests {
             "config error: camera.widht: unknown key; known keys in [camera] are source, width, height, fps"
         );
         assert!(error("[cam]\n").starts_with("config error: [cam]: unknown section"));
-        assert_eq!(error("[audio]\nenabled = 1\n"), "config error: audio.enabled = 1: expected true or false");
+        assert_eq!(
+            error("[audio]\nenabled = 1\n"),
+            "config error: audio.enabled = 1: expected true or false"
+        );
     }
 
     #[test]

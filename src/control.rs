@@ -10,12 +10,25 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("control socket {path}: cannot listen: {source}; set [control] socket to a writable path")]
-    Listen { path: PathBuf, source: std::io::Error },
-    #[error("control socket {path}: cannot connect: {source}; is `camloop run` running with this socket?")]
-    Connect { path: PathBuf, source: std::io::Error },
+    #[error(
+        "control socket {path}: cannot listen: {source}; set [control] socket to a writable path"
+    )]
+    Listen {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "control socket {path}: cannot connect: {source}; is `camloop run` running with this socket?"
+    )]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: the daemon answered: {answer}")]
     Refused { path: PathBuf, answer: String },
 }
@@ -34,7 +47,10 @@ impl Drop for ControlServer {
 }
 
 pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, ControlError> {
-    let listen_error = |source| ControlError::Listen { path: path.to_owned(), source };
+    let listen_error = |source| ControlError::Listen {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(listen_error)?;
     }
@@ -49,7 +65,9 @@ pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, Contro
             tokio::spawn(answer(stream, inputs.clone()));
         }
     });
-    Ok(ControlServer { path: path.to_owned() })
+    Ok(ControlServer {
+        path: path.to_owned(),
+    })
 }
 
 async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
@@ -87,16 +105,31 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
 
 /// Sends one command and returns the daemon's one-line answer.
 pub async fn send(path: &Path, command: &str) -> Result<String, ControlError> {
-    let io = |source| ControlError::Io { path: path.to_owned(), source };
+    let io = |source| ControlError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut stream = UnixStream::connect(path)
         .await
-        .map_err(|source| ControlError::Connect { path: path.to_owned(), source })?;
-    stream.write_all(format!("{command}\n").as_bytes()).await.map_err(io)?;
+        .map_err(|source| ControlError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    stream
+        .write_all(format!("{command}\n").as_bytes())
+        .await
+        .map_err(io)?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).await.map_err(io)?;
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .await
+        .map_err(io)?;
     let answer = answer.trim().to_owned();
     if answer.contains("\"error\"") {
-        return Err(ControlError::Refused { path: path.to_owned(), answer });
+        return Err(ControlError::Refused {
+            path: path.to_owned(),
+            answer,
+        });
     }
     Ok(answer)
 }

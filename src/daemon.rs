@@ -58,7 +58,11 @@ impl DaemonHandle {
     }
 
     /// Waits until the state satisfies `wanted`, up to `timeout`; returns the state then.
-    pub async fn wait_for(&mut self, timeout: Duration, wanted: impl Fn(State) -> bool) -> Result<State, State> {
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(State) -> bool,
+    ) -> Result<State, State> {
         let result = tokio::time::timeout(timeout, self.state.wait_for(|s| wanted(*s)))
             .await
             .map(|r| r.map(|state| *state));
@@ -85,7 +89,11 @@ pub fn spawn(config: Config) -> DaemonHandle {
         next_summary: Instant::now(),
     };
     let done = tokio::spawn(daemon.run(rx));
-    DaemonHandle { inputs, state, done }
+    DaemonHandle {
+        inputs,
+        state,
+        done,
+    }
 }
 
 struct Daemon {
@@ -128,10 +136,12 @@ impl Daemon {
                     Some(event) => event,
                     None => continue,
                 },
-                Input::Session(n, note) if n == self.calls && self.session.is_some() => match note {
-                    SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
-                    SessionNote::Failed(why) => Event::PeerFailed(why),
-                },
+                Input::Session(n, note) if n == self.calls && self.session.is_some() => {
+                    match note {
+                        SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
+                        SessionNote::Failed(why) => Event::PeerFailed(why),
+                    }
+                }
                 Input::Peer(..) | Input::Session(..) => continue,
             };
             if call.state() == State::Connected && Instant::now() >= self.next_summary {
@@ -141,8 +151,11 @@ impl Daemon {
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
             let commands = call.handle(now.duration_since(started), event);
+            let exit = self.execute(commands).await;
+            // Published once the commands are carried out: whoever sees Ready may rely on the
+            // last call's connections being closed and its report written.
             self.state.send_replace(call.state());
-            if self.execute(commands).await {
+            if exit {
                 break;
             }
         }
@@ -216,7 +229,9 @@ impl Daemon {
         self.calls += 1;
         let n = self.calls;
         let Some(local) = &self.local else {
-            let _ = self.inputs.send(Input::Event(Event::PeerFailed("no local stream".into())));
+            let _ = self
+                .inputs
+                .send(Input::Event(Event::PeerFailed("no local stream".into())));
             return;
         };
         let (notes_tx, mut notes_rx) = unbounded_channel();
@@ -245,7 +260,9 @@ impl Daemon {
     }
 
     async fn close_peers(&mut self) {
-        let Some(session) = self.session.take() else { return };
+        let Some(session) = self.session.take() else {
+            return;
+        };
         let report = session.stop().await;
         trace::info(&format!("Call ended: {}", report.summary()));
         if let Some(path) = &self.config.stats.report {

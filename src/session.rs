@@ -18,7 +18,9 @@ use crate::config::{AudioOutput, Config, VideoOutput};
 use crate::display::VideoSink;
 use crate::display::y4m::Y4mSink;
 use crate::media::frame::{Frame, SAMPLES_PER_BLOCK, psnr};
-use crate::media::h264::{Assembled, AccessUnitAssembler, EncoderSettings, H264Decoder, H264Encoder};
+use crate::media::h264::{
+    AccessUnitAssembler, Assembled, EncoderSettings, H264Decoder, H264Encoder,
+};
 use crate::media::opus::{OpusDecoder, OpusEncoder};
 use crate::media::queue::QueueCounts;
 use crate::rtc::{Inbound, LoopbackPeers, PeerNote, RtpPacket};
@@ -59,7 +61,10 @@ const SLOTS: usize = 512;
 
 impl Ledger {
     fn new(step: u32) -> Self {
-        Ledger { step, slots: Mutex::new(vec![None; SLOTS]) }
+        Ledger {
+            step,
+            slots: Mutex::new(vec![None; SLOTS]),
+        }
     }
 
     fn slot(&self, key: u32) -> usize {
@@ -136,18 +141,25 @@ impl CallSession {
     ) -> Result<CallSession, String> {
         let started = Instant::now();
         let video_sink: Option<Box<dyn VideoSink>> = match &config.output.video {
-            VideoOutput::Y4m(path) => Some(Box::new(Y4mSink::create(path, local.fps).map_err(|e| e.to_string())?)),
+            VideoOutput::Y4m(path) => Some(Box::new(
+                Y4mSink::create(path, local.fps).map_err(|e| e.to_string())?,
+            )),
             VideoOutput::None => None,
         };
         let audio_sink: Option<Box<dyn AudioSink>> = match &config.output.audio {
-            AudioOutput::Wav(path) => Some(Box::new(WavSink::create(path).map_err(|e| e.to_string())?)),
+            AudioOutput::Wav(path) => {
+                Some(Box::new(WavSink::create(path).map_err(|e| e.to_string())?))
+            }
             AudioOutput::None => None,
         };
         trace::info(&format!("Using {}", local.description));
 
         let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);
         let (audio_in, audio_rx) = sync_channel(INBOUND_QUEUE);
-        let inbound = Inbound { video: video_in, audio: audio_in };
+        let inbound = Inbound {
+            video: video_in,
+            audio: audio_in,
+        };
         let peers = Arc::new(
             LoopbackPeers::connect(notes, inbound, &local.description)
                 .await
@@ -178,15 +190,21 @@ impl CallSession {
         let mut threads = Vec::new();
         let spawn_all = || -> Result<(), String> {
             let (s, q, l) = (shared.clone(), local.video.clone(), video_ledger.clone());
-            threads.push(spawn("video encoder", move || encode_video(s, q, l, encoder_settings))?);
+            threads.push(spawn("video encoder", move || {
+                encode_video(s, q, l, encoder_settings)
+            })?);
             let (s, l, reference) = (shared.clone(), video_ledger.clone(), local.reference);
-            threads.push(spawn("video decoder", move || decode_video(s, video_rx, l, reference, video_sink))?);
+            threads.push(spawn("video decoder", move || {
+                decode_video(s, video_rx, l, reference, video_sink)
+            })?);
             if let Some(queue) = &local.audio {
                 let (s, q, l) = (shared.clone(), queue.clone(), audio_ledger.clone());
                 threads.push(spawn("audio encoder", move || encode_audio(s, q, l))?);
             }
             let (s, l) = (shared.clone(), audio_ledger.clone());
-            threads.push(spawn("audio decoder", move || decode_audio(s, audio_rx, l, audio_sink))?);
+            threads.push(spawn("audio decoder", move || {
+                decode_audio(s, audio_rx, l, audio_sink)
+            })?);
             Ok(())
         };
         let spawned = spawn_all();
@@ -198,7 +216,10 @@ impl CallSession {
             threads,
             video_counts: local.video.counts(),
             audio_counts: local.audio.as_ref().map(|a| a.counts()),
-            local: LocalQueues { video: local.video.clone(), audio: local.audio.clone() },
+            local: LocalQueues {
+                video: local.video.clone(),
+                audio: local.audio.clone(),
+            },
         };
         match spawned {
             Ok(()) => Ok(session),
@@ -222,26 +243,37 @@ impl CallSession {
     /// The report so far, with the wire's figures.
     pub async fn report(&self) -> CallReport {
         let wire = self.peers.wire_stats().await;
-        let counted = |now: QueueCounts, then: QueueCounts| (now.pushed - then.pushed, now.dropped - then.dropped);
+        let counted = |now: QueueCounts, then: QueueCounts| {
+            (now.pushed - then.pushed, now.dropped - then.dropped)
+        };
         let (video_captured, video_dropped) = counted(self.local.video.counts(), self.video_counts);
         let audio_captured = match (&self.local.audio, self.audio_counts) {
             (Some(queue), Some(then)) => counted(queue.counts(), then).0,
             _ => 0,
         };
-        self.meter.report(Instant::now(), OutsideCounts { video_captured, video_dropped, audio_captured, wire })
+        self.meter.report(
+            Instant::now(),
+            OutsideCounts {
+                video_captured,
+                video_dropped,
+                audio_captured,
+                wire,
+            },
+        )
     }
 
     /// Stops the media threads, closes both connections and returns the call's report.
-    pub async fn stop(self) -> CallReport {
-        let report = self.report().await;
+    pub async fn stop(mut self) -> CallReport {
         self.stop.store(true, Ordering::Relaxed);
-        let threads = self.threads;
+        let threads = std::mem::take(&mut self.threads);
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
                 let _ = thread.join();
             }
         })
         .await;
+        // After the threads, so the report counts every frame they handled.
+        let report = self.report().await;
         self.peers.close().await;
         report
     }
@@ -257,7 +289,9 @@ fn encode_video(
     let mut previous: Option<Instant> = None;
     let frame_interval = Duration::from_secs(1) / settings.fps;
     while shared.running() {
-        let Some(frame) = frames.pop(POLL) else { continue };
+        let Some(frame) = frames.pop(POLL) else {
+            continue;
+        };
         if !shared.flowing.load(Ordering::Relaxed) {
             continue;
         }
@@ -280,9 +314,13 @@ fn encode_video(
         };
         shared.meter.encoded(began.elapsed(), encoded.keyframe);
         ledger.insert(frame.id, frame.captured);
-        let duration = previous.map_or(frame_interval, |p| frame.captured.saturating_duration_since(p));
+        let duration = previous.map_or(frame_interval, |p| {
+            frame.captured.saturating_duration_since(p)
+        });
         previous = Some(frame.captured);
-        let sent = shared.runtime.block_on(shared.peers.send_video(Bytes::from(encoded.data), duration));
+        let sent = shared
+            .runtime
+            .block_on(shared.peers.send_video(Bytes::from(encoded.data), duration));
         match sent {
             Ok(()) => shared.meter.video_sent(),
             Err(e) => log::debug!("{e}"),
@@ -301,7 +339,9 @@ fn encode_audio(
     };
     let base: u32 = rand::random();
     while shared.running() {
-        let Some(block) = blocks.pop(POLL) else { continue };
+        let Some(block) = blocks.pop(POLL) else {
+            continue;
+        };
         if !shared.flowing.load(Ordering::Relaxed) {
             continue;
         }
@@ -311,7 +351,10 @@ fn encode_audio(
         };
         let timestamp = base.wrapping_add(block.id.wrapping_mul(SAMPLES_PER_BLOCK as u32));
         ledger.insert(timestamp, block.captured);
-        match shared.runtime.block_on(shared.peers.send_audio(Bytes::from(packet), timestamp)) {
+        match shared
+            .runtime
+            .block_on(shared.peers.send_audio(Bytes::from(packet), timestamp))
+        {
             Ok(()) => shared.meter.audio_sent(),
             Err(e) => log::debug!("{e}"),
         }
@@ -358,14 +401,15 @@ fn decode_video(
     };
     while let Some(packet) = receive(&shared, &packets) {
         let h = &packet.header;
-        let access_unit = match assembler.push(h.sequence_number, h.timestamp, h.marker, &packet.payload) {
-            Assembled::Pending => continue,
-            Assembled::Broken => {
-                request_keyframe("a picture was lost");
-                continue;
-            }
-            Assembled::Complete(au) => au,
-        };
+        let access_unit =
+            match assembler.push(h.sequence_number, h.timestamp, h.marker, &packet.payload) {
+                Assembled::Pending => continue,
+                Assembled::Broken => {
+                    request_keyframe("a picture was lost");
+                    continue;
+                }
+                Assembled::Complete(au) => au,
+            };
         let began = Instant::now();
         let (width, height, picture) = match decoder.decode(&access_unit) {
             Ok(Some(decoded)) => decoded,
@@ -377,7 +421,9 @@ fn decode_video(
         };
         let decoded_at = Instant::now();
         let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
-        let latency = id.and_then(|id| ledger.take(id)).map(|t| decoded_at.duration_since(t));
+        let latency = id
+            .and_then(|id| ledger.take(id))
+            .map(|t| decoded_at.duration_since(t));
         let quality = match (reference, id) {
             (Some(pattern), Some(id)) if (pattern.width, pattern.height) == (width, height) => {
                 Some(psnr(&pattern.render(id), &picture))
@@ -390,7 +436,10 @@ fn decode_video(
             (shared.notify)(SessionNote::Failed(e.to_string()));
             sink = None;
         }
-        if shared.meter.decoded(decoded_at, decoded_at - began, latency, quality) {
+        if shared
+            .meter
+            .decoded(decoded_at, decoded_at - began, latency, quality)
+        {
             (shared.notify)(SessionNote::FirstRemoteFrame);
         }
     }

@@ -143,7 +143,11 @@ pub struct OutsideCounts {
 
 impl CallMeter {
     pub fn new(started: Instant) -> Self {
-        CallMeter { started, cpu_at_start: process_cpu_s(), counts: Mutex::default() }
+        CallMeter {
+            started,
+            cpu_at_start: process_cpu_s(),
+            counts: Mutex::default(),
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Counts) -> R) -> R {
@@ -175,7 +179,13 @@ impl CallMeter {
     }
 
     /// A decoded picture; returns true if it was the first of the call.
-    pub fn decoded(&self, at: Instant, took: Duration, latency: Option<Duration>, psnr_db: Option<f64>) -> bool {
+    pub fn decoded(
+        &self,
+        at: Instant,
+        took: Duration,
+        latency: Option<Duration>,
+        psnr_db: Option<f64>,
+    ) -> bool {
         self.with(|c| {
             c.decoded += 1;
             record(&mut c.decode_ms, ms(took));
@@ -215,7 +225,9 @@ impl CallMeter {
         let duration = now.duration_since(self.started).as_secs_f64();
         self.with(|c| {
             // Rates over the time media actually flowed, not the setup before it.
-            let flowing = c.first_frame.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+            let flowing = c
+                .first_frame
+                .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
             let per_second = |n: f64| if flowing > 0.0 { n / flowing } else { 0.0 };
             CallReport {
                 duration_s: round(duration, 3),
@@ -231,7 +243,10 @@ impl CallMeter {
                     decoded: c.decoded,
                     dropped: outside.video_dropped,
                     fps: round(per_second(c.decoded.saturating_sub(1) as f64), 2),
-                    bitrate_kbps: round(per_second(outside.wire.video_bytes_sent as f64 * 8.0 / 1000.0), 1),
+                    bitrate_kbps: round(
+                        per_second(outside.wire.video_bytes_sent as f64 * 8.0 / 1000.0),
+                        1,
+                    ),
                     keyframes: c.keyframes,
                     pli: outside.wire.pli_count.into(),
                     nack: outside.wire.nack_count.into(),
@@ -243,7 +258,8 @@ impl CallMeter {
                     },
                     encode_ms_p50: quantile(&c.encode_ms, 0.5),
                     decode_ms_p50: quantile(&c.decode_ms, 0.5),
-                    psnr_db: (c.psnr_frames > 0).then(|| round(c.psnr_sum / c.psnr_frames as f64, 2)),
+                    psnr_db: (c.psnr_frames > 0)
+                        .then(|| round(c.psnr_sum / c.psnr_frames as f64, 2)),
                 },
                 audio: AudioReport {
                     captured: outside.audio_captured,
@@ -328,20 +344,48 @@ mod tests {
         meter.video_sent();
         meter.video_sent();
         let first = start + Duration::from_millis(80);
-        assert!(meter.decoded(first, Duration::from_millis(1), Some(Duration::from_millis(20)), Some(40.0)));
-        assert!(!meter.decoded(first + Duration::from_secs(1), Duration::from_millis(1), Some(Duration::from_millis(30)), Some(42.0)));
+        assert!(meter.decoded(
+            first,
+            Duration::from_millis(1),
+            Some(Duration::from_millis(20)),
+            Some(40.0)
+        ));
+        assert!(!meter.decoded(
+            first + Duration::from_secs(1),
+            Duration::from_millis(1),
+            Some(Duration::from_millis(30)),
+            Some(42.0)
+        ));
         let outside = OutsideCounts {
             video_captured: 3,
             video_dropped: 1,
             audio_captured: 0,
-            wire: crate::rtc::WireStats { video_bytes_sent: 12_500, nack_count: 2, pli_count: 1 },
+            wire: crate::rtc::WireStats {
+                video_bytes_sent: 12_500,
+                nack_count: 2,
+                pli_count: 1,
+            },
         };
         let report = meter.report(first + Duration::from_secs(1), outside);
         assert_eq!(report.setup_ms.ice_connected, Some(30.0));
         assert_eq!(report.setup_ms.first_frame, Some(80.0));
         assert_eq!(report.setup_ms.peer_connected, None);
-        assert_eq!((report.video.encoded, report.video.sent, report.video.decoded), (2, 2, 2));
-        assert_eq!((report.video.captured, report.video.dropped, report.video.keyframes), (3, 1, 1));
+        assert_eq!(
+            (
+                report.video.encoded,
+                report.video.sent,
+                report.video.decoded
+            ),
+            (2, 2, 2)
+        );
+        assert_eq!(
+            (
+                report.video.captured,
+                report.video.dropped,
+                report.video.keyframes
+            ),
+            (3, 1, 1)
+        );
         assert_eq!((report.video.pli, report.video.nack), (1, 2));
         assert_eq!(report.video.fps, 1.0);
         assert_eq!(report.video.bitrate_kbps, 100.0);

@@ -32,6 +32,9 @@ pub fn debug(text: &str) {
 mod tests {
     #[test]
     fn seconds_have_three_decimals() {
-        assert_eq!(super::format(std::time::Duration::from_millis(12_345), "Starting call"), "12.345: Starting call");
+        assert_eq!(
+            super::format(std::time::Duration::from_millis(12_345), "Starting call"),
+            "12.345: Starting call"
+        );
     }
 }

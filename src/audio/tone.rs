@@ -17,7 +17,12 @@ pub struct ToneMicrophone {
 
 impl ToneMicrophone {
     pub fn new(hz: u32) -> Self {
-        ToneMicrophone { hz, phase: 0.0, next_id: 0, next_due: None }
+        ToneMicrophone {
+            hz,
+            phase: 0.0,
+            next_id: 0,
+            next_due: None,
+        }
     }
 
     fn synthesize(&mut self) -> Vec<i16> {
@@ -46,7 +51,11 @@ impl AudioSource for ToneMicrophone {
         self.next_due = Some((due + BLOCK).max(Instant::now()));
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        Ok(AudioBlock { id, captured: Instant::now(), samples: self.synthesize() })
+        Ok(AudioBlock {
+            id,
+            captured: Instant::now(),
+            samples: self.synthesize(),
+        })
     }
 }
 

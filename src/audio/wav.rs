@@ -38,11 +38,18 @@ impl WavSink {
         };
         let mut out = BufWriter::new(File::create(path).map_err(error)?);
         out.write_all(&header(0)).map_err(error)?;
-        Ok(WavSink { path: path.to_owned(), out, data_bytes: 0 })
+        Ok(WavSink {
+            path: path.to_owned(),
+            out,
+            data_bytes: 0,
+        })
     }
 
     fn io_error(&self, e: std::io::Error) -> AudioError {
-        AudioError::Device { device: self.path.display().to_string(), reason: e.to_string() }
+        AudioError::Device {
+            device: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -69,9 +76,15 @@ impl AudioSink for WavSink {
 pub fn read_samples(path: &Path) -> std::io::Result<Vec<i16>> {
     let bytes = std::fs::read(path)?;
     if bytes.len() < 44 || &bytes[0..4] != b"RIFF" || &bytes[36..40] != b"data" {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a camloop WAV file"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a camloop WAV file",
+        ));
     }
-    Ok(bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect())
+    Ok(bytes[44..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect())
 }
 
 #[cfg(test)]

@@ -53,16 +53,27 @@ impl Pattern {
         let shift = (id as usize * 4) % w;
         let bar_of = |x: usize| ((x + shift) % w) * BARS.len() / w;
         let side = (w.min(h) / 4).max(2) & !1;
-        let (sx, sy) = ((id as usize * 6) % (w - side + 1), (id as usize * 3) % (h - side + 1));
+        let (sx, sy) = (
+            (id as usize * 6) % (w - side + 1),
+            (id as usize * 3) % (h - side + 1),
+        );
         let in_square = |x: usize, y: usize| x >= sx && x < sx + side && y >= sy && y < sy + side;
         for y in 0..h {
             for x in 0..w {
-                y_plane[y * w + x] = if in_square(x, y) { 128 } else { BARS[bar_of(x)].0 };
+                y_plane[y * w + x] = if in_square(x, y) {
+                    128
+                } else {
+                    BARS[bar_of(x)].0
+                };
             }
         }
         for y in 0..h / 2 {
             for x in 0..w / 2 {
-                let (_, u, v) = if in_square(x * 2, y * 2) { (0, 128, 128) } else { BARS[bar_of(x * 2)] };
+                let (_, u, v) = if in_square(x * 2, y * 2) {
+                    (0, 128, 128)
+                } else {
+                    BARS[bar_of(x * 2)]
+                };
                 u_plane[y * w / 2 + x] = u;
                 v_plane[y * w / 2 + x] = v;
             }
@@ -129,7 +140,10 @@ pub struct PatternCamera {
 impl PatternCamera {
     pub fn new(width: u32, height: u32, fps: u32) -> Self {
         PatternCamera {
-            pattern: Pattern { width: width as usize, height: height as usize },
+            pattern: Pattern {
+                width: width as usize,
+                height: height as usize,
+            },
             interval: Duration::from_secs(1) / fps,
             next_id: 0,
             next_due: None,
@@ -159,7 +173,13 @@ impl VideoSource for PatternCamera {
         self.next_id = self.next_id.wrapping_add(1) & ((1 << ID_BITS) - 1);
         let data = self.pattern.render(id);
         // Stamped when the picture is complete, as a camera stamps a dequeued buffer.
-        Ok(Frame { id, captured: Instant::now(), width: self.pattern.width, height: self.pattern.height, data })
+        Ok(Frame {
+            id,
+            captured: Instant::now(),
+            width: self.pattern.width,
+            height: self.pattern.height,
+            data,
+        })
     }
 }
 
@@ -169,7 +189,10 @@ mod tests {
 
     #[test]
     fn the_id_reads_back_from_the_picture() {
-        let pattern = Pattern { width: 320, height: 240 };
+        let pattern = Pattern {
+            width: 320,
+            height: 240,
+        };
         for id in [0, 1, 77, 4095, 0xab_cdef] {
             let data = pattern.render(id);
             assert_eq!(pattern.read_id(&data), Some(id));
@@ -178,7 +201,10 @@ mod tests {
 
     #[test]
     fn the_id_survives_noise_and_a_damaged_stripe_is_rejected() {
-        let pattern = Pattern { width: 320, height: 240 };
+        let pattern = Pattern {
+            width: 320,
+            height: 240,
+        };
         let mut data = pattern.render(1234);
         for (i, px) in data.iter_mut().enumerate() {
             *px = px.saturating_add((i % 7) as u8 * 6).saturating_sub(18);
@@ -195,14 +221,20 @@ mod tests {
 
     #[test]
     fn the_picture_moves_from_frame_to_frame() {
-        let pattern = Pattern { width: 64, height: 48 };
+        let pattern = Pattern {
+            width: 64,
+            height: 48,
+        };
         assert_ne!(pattern.render(1)[64 * 20..], pattern.render(2)[64 * 20..]);
         assert_eq!(pattern.render(5), pattern.render(5));
     }
 
     #[test]
     fn a_tiny_picture_carries_no_id() {
-        let pattern = Pattern { width: 16, height: 16 };
+        let pattern = Pattern {
+            width: 16,
+            height: 16,
+        };
         assert_eq!(pattern.read_id(&pattern.render(3)), None);
     }
 

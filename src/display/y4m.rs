@@ -18,11 +18,19 @@ impl Y4mSink {
             device: path.display().to_string(),
             reason: format!("cannot create the Y4M file: {e}"),
         })?;
-        Ok(Y4mSink { path: path.to_owned(), out: BufWriter::new(file), fps, size: None })
+        Ok(Y4mSink {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+            fps,
+            size: None,
+        })
     }
 
     fn error(&self, reason: String) -> DisplayError {
-        DisplayError { device: self.path.display().to_string(), reason }
+        DisplayError {
+            device: self.path.display().to_string(),
+            reason,
+        }
     }
 }
 
@@ -30,8 +38,13 @@ impl VideoSink for Y4mSink {
     fn show(&mut self, width: usize, height: usize, i420: &[u8]) -> Result<(), DisplayError> {
         match self.size {
             None => {
-                let header = format!("YUV4MPEG2 W{width} H{height} F{}:1 Ip A1:1 C420jpeg\n", self.fps);
-                self.out.write_all(header.as_bytes()).map_err(|e| self.error(e.to_string()))?;
+                let header = format!(
+                    "YUV4MPEG2 W{width} H{height} F{}:1 Ip A1:1 C420jpeg\n",
+                    self.fps
+                );
+                self.out
+                    .write_all(header.as_bytes())
+                    .map_err(|e| self.error(e.to_string()))?;
                 self.size = Some((width, height));
             }
             // A Y4M file has one size; a change mid-stream cannot be stored.
@@ -43,7 +56,10 @@ impl VideoSink for Y4mSink {
             }
             Some(_) => {}
         }
-        let result = self.out.write_all(b"FRAME\n").and_then(|()| self.out.write_all(i420));
+        let result = self
+            .out
+            .write_all(b"FRAME\n")
+            .and_then(|()| self.out.write_all(i420));
         result.map_err(|e| self.error(e.to_string()))
     }
 
@@ -62,7 +78,12 @@ mod tests {
         let mut sink = Y4mSink::create(&path, 15).unwrap();
         sink.show(4, 2, &[7; 12]).unwrap();
         sink.show(4, 2, &[8; 12]).unwrap();
-        assert!(sink.show(8, 2, &[0; 24]).unwrap_err().to_string().contains("size changed"));
+        assert!(
+            sink.show(8, 2, &[0; 24])
+                .unwrap_err()
+                .to_string()
+                .contains("size changed")
+        );
         sink.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let header = b"YUV4MPEG2 W4 H2 F15:1 Ip A1:1 C420jpeg\n";

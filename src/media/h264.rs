@@ -80,7 +80,10 @@ impl H264Encoder {
 
     /// Encodes one frame; `None` when rate control skipped it.
     pub fn encode(&mut self, frame: &Frame) -> Result<Option<EncodedFrame>, H264Error> {
-        let stream = self.encoder.encode(&I420(frame)).map_err(H264Error::Encoder)?;
+        let stream = self
+            .encoder
+            .encode(&I420(frame))
+            .map_err(H264Error::Encoder)?;
         let keyframe = match stream.frame_type() {
             FrameType::Skip | FrameType::Invalid => return Ok(None),
             FrameType::IDR | FrameType::I => true,
@@ -111,8 +114,15 @@ impl H264Decoder {
 
     /// Decodes one access unit into a tightly packed I420 picture `(width, height, data)`;
     /// `None` when the decoder has no picture yet (e.g. parameter sets only).
-    pub fn decode(&mut self, access_unit: &[u8]) -> Result<Option<(usize, usize, Vec<u8>)>, H264Error> {
-        let Some(yuv) = self.decoder.decode(access_unit).map_err(H264Error::Decoder)? else {
+    pub fn decode(
+        &mut self,
+        access_unit: &[u8],
+    ) -> Result<Option<(usize, usize, Vec<u8>)>, H264Error> {
+        let Some(yuv) = self
+            .decoder
+            .decode(access_unit)
+            .map_err(H264Error::Decoder)?
+        else {
             return Ok(None);
         };
         let (width, height) = yuv.dimensions();
@@ -153,8 +163,16 @@ pub struct AccessUnitAssembler {
 }
 
 impl AccessUnitAssembler {
-    pub fn push(&mut self, sequence: u16, timestamp: u32, marker: bool, payload: &Bytes) -> Assembled {
-        let gap = self.next_sequence.is_some_and(|expected| expected != sequence);
+    pub fn push(
+        &mut self,
+        sequence: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &Bytes,
+    ) -> Assembled {
+        let gap = self
+            .next_sequence
+            .is_some_and(|expected| expected != sequence);
         self.next_sequence = Some(sequence.wrapping_add(1));
         let mut verdict = Assembled::Pending;
         if self.timestamp != Some(timestamp) {
@@ -203,16 +221,31 @@ mod tests {
         for (i, px) in data[..width * height].iter_mut().enumerate() {
             *px = ((i % width) * 255 / width) as u8 ^ (id as u8);
         }
-        Frame { id, captured: Instant::now(), width, height, data }
+        Frame {
+            id,
+            captured: Instant::now(),
+            width,
+            height,
+            data,
+        }
     }
 
     #[test]
     fn encode_then_decode_gives_the_picture_back() {
-        let settings = EncoderSettings { width: 64, height: 48, fps: 15, bitrate_kbps: 500, keyframe_interval_s: 2 };
+        let settings = EncoderSettings {
+            width: 64,
+            height: 48,
+            fps: 15,
+            bitrate_kbps: 500,
+            keyframe_interval_s: 2,
+        };
         let mut encoder = H264Encoder::new(&settings).unwrap();
         let mut decoder = H264Decoder::new().unwrap();
         let source = frame(0, 64, 48);
-        let encoded = encoder.encode(&source).unwrap().expect("first frame is not skipped");
+        let encoded = encoder
+            .encode(&source)
+            .unwrap()
+            .expect("first frame is not skipped");
         assert!(encoded.keyframe);
         let (w, h, data) = decoder.decode(&encoded.data).unwrap().expect("a picture");
         assert_eq!((w, h), (64, 48));
@@ -221,7 +254,13 @@ mod tests {
 
     #[test]
     fn a_forced_keyframe_follows_a_request() {
-        let settings = EncoderSettings { width: 64, height: 48, fps: 15, bitrate_kbps: 500, keyframe_interval_s: 60 };
+        let settings = EncoderSettings {
+            width: 64,
+            height: 48,
+            fps: 15,
+            bitrate_kbps: 500,
+            keyframe_interval_s: 60,
+        };
         let mut encoder = H264Encoder::new(&settings).unwrap();
         encoder.encode(&frame(0, 64, 48)).unwrap();
         let p = encoder.encode(&frame(1, 64, 48)).unwrap().unwrap();
@@ -253,7 +292,10 @@ mod tests {
         let mut a = AccessUnitAssembler::default();
         a.push(10, 900, false, &single_nal(1));
         assert_eq!(a.push(12, 900, true, &single_nal(2)), Assembled::Broken);
-        assert!(matches!(a.push(13, 1800, true, &single_nal(3)), Assembled::Complete(_)));
+        assert!(matches!(
+            a.push(13, 1800, true, &single_nal(3)),
+            Assembled::Complete(_)
+        ));
     }
 
     #[test]
@@ -261,13 +303,22 @@ mod tests {
         let mut a = AccessUnitAssembler::default();
         a.push(10, 900, false, &single_nal(1));
         assert_eq!(a.push(11, 1800, false, &single_nal(2)), Assembled::Broken);
-        assert!(matches!(a.push(12, 1800, true, &single_nal(3)), Assembled::Complete(_)));
+        assert!(matches!(
+            a.push(12, 1800, true, &single_nal(3)),
+            Assembled::Complete(_)
+        ));
     }
 
     #[test]
     fn a_malformed_payload_is_reported_not_panicked_on() {
         let mut a = AccessUnitAssembler::default();
-        assert_eq!(a.push(1, 900, true, &Bytes::from_static(&[0x7c])), Assembled::Broken);
-        assert_eq!(a.push(2, 1800, true, &Bytes::from_static(&[0x18, 0xff, 0xff])), Assembled::Broken);
+        assert_eq!(
+            a.push(1, 900, true, &Bytes::from_static(&[0x7c])),
+            Assembled::Broken
+        );
+        assert_eq!(
+            a.push(2, 1800, true, &Bytes::from_static(&[0x18, 0xff, 0xff])),
+            Assembled::Broken
+        );
     }
 }

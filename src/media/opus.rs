@@ -20,14 +20,17 @@ pub struct OpusEncoder(opus::Encoder);
 
 impl OpusEncoder {
     pub fn new() -> Result<Self, OpusError> {
-        let encoder = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)
-            .map_err(err("encoder"))?;
+        let encoder =
+            opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)
+                .map_err(err("encoder"))?;
         Ok(OpusEncoder(encoder))
     }
 
     /// Encodes one 20 ms block.
     pub fn encode(&mut self, samples: &[i16]) -> Result<Vec<u8>, OpusError> {
-        self.0.encode_vec(samples, MAX_PACKET).map_err(err("encoder"))
+        self.0
+            .encode_vec(samples, MAX_PACKET)
+            .map_err(err("encoder"))
     }
 }
 
@@ -35,7 +38,8 @@ pub struct OpusDecoder(opus::Decoder);
 
 impl OpusDecoder {
     pub fn new() -> Result<Self, OpusError> {
-        let decoder = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).map_err(err("decoder"))?;
+        let decoder =
+            opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).map_err(err("decoder"))?;
         Ok(OpusDecoder(decoder))
     }
 
@@ -43,7 +47,10 @@ impl OpusDecoder {
     pub fn decode(&mut self, packet: &[u8]) -> Result<Vec<i16>, OpusError> {
         // Room for the longest packet Opus allows (120 ms), though we send 20 ms.
         let mut pcm = vec![0i16; SAMPLES_PER_BLOCK * 6];
-        let n = self.0.decode(packet, &mut pcm, false).map_err(err("decoder"))?;
+        let n = self
+            .0
+            .decode(packet, &mut pcm, false)
+            .map_err(err("decoder"))?;
         pcm.truncate(n);
         Ok(pcm)
     }
@@ -57,7 +64,9 @@ mod tests {
     fn a_block_round_trips_to_20_ms_of_pcm() {
         let mut encoder = OpusEncoder::new().unwrap();
         let mut decoder = OpusDecoder::new().unwrap();
-        let block: Vec<i16> = (0..SAMPLES_PER_BLOCK).map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16).collect();
+        let block: Vec<i16> = (0..SAMPLES_PER_BLOCK)
+            .map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16)
+            .collect();
         let packet = encoder.encode(&block).unwrap();
         assert!(!packet.is_empty() && packet.len() < MAX_PACKET);
         assert_eq!(decoder.decode(&packet).unwrap().len(), SAMPLES_PER_BLOCK);

@@ -102,7 +102,13 @@ mod tests {
         q.push(1);
         q.push(2);
         q.push(3);
-        assert_eq!(q.counts(), QueueCounts { pushed: 3, dropped: 1 });
+        assert_eq!(
+            q.counts(),
+            QueueCounts {
+                pushed: 3,
+                dropped: 1
+            }
+        );
         assert_eq!(q.pop(Duration::ZERO), Some(2));
         assert_eq!(q.pop(Duration::ZERO), Some(3));
         assert_eq!(q.pop(Duration::from_millis(1)), None);

@@ -9,6 +9,7 @@ mod keyframe;
 
 use crate::trace;
 use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Slot;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
@@ -22,15 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use rtc::ice::mdns::MulticastDnsMode;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCIceConnectionState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCStatsReportEntry,
-    Registry, SettingEngineBuilder, StatsSelector, register_default_interceptors,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCIceCandidateInit, RTCIceConnectionState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
+    register_default_interceptors,
 };
 
 pub use rtc::rtp::Packet as RtpPacket;
@@ -77,16 +78,26 @@ pub struct Inbound {
 }
 
 const H264_PAYLOAD_TYPE: u8 = 102;
+/// How long a hangup waits for the connections' sockets to be released.
+const SOCKET_RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 const OPUS_PAYLOAD_TYPE: u8 = 111;
 
 fn h264_codec() -> RTCRtpCodec {
-    let feedback = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    };
     RTCRtpCodec {
         mime_type: MIME_TYPE_H264.into(),
         clock_rate: 90_000,
         channels: 0,
-        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into(),
-        rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+            .into(),
+        rtcp_feedback: vec![
+            feedback("nack", ""),
+            feedback("nack", "pli"),
+            feedback("ccm", "fir"),
+        ],
     }
 }
 
@@ -109,7 +120,10 @@ async fn build_peer(
         (h264_codec(), H264_PAYLOAD_TYPE, RtpCodecKind::Video),
         (opus_codec(), OPUS_PAYLOAD_TYPE, RtpCodecKind::Audio),
     ] {
-        let parameters = RTCRtpCodecParameters { rtp_codec: codec, payload_type, ..Default::default() };
+        let parameters = RTCRtpCodecParameters {
+            rtp_codec: codec,
+            payload_type,
+        };
         media_engine
             .register_codec(parameters, kind)
             .map_err(|e| PeerError(format!("registering a codec: {e}")))?;
@@ -117,7 +131,10 @@ async fn build_peer(
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .map_err(|e| PeerError(format!("interceptors: {e}")))?;
     // Last in the chain, so the NACK and report interceptors see all RTCP first.
-    let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequestForwarder::default());
+    let registry = registry.with(
+        Slot::from(14_000),
+        keyframe::KeyframeRequestForwarder::default(),
+    );
     // The default ICE check interval (200 ms) makes setup take ~400 ms on loopback; 20 ms
     // brings it to tens of milliseconds. No mDNS: it would open port 5353 on every interface.
     let settings = SettingEngineBuilder::new()
@@ -134,10 +151,13 @@ async fn build_peer(
         .build()
         .await
         .map_err(peer_error("creating the connection"))?;
-    trace::info(&format!("Created {} peer connection object {side}", match side {
-        Side::Pc1 => "local",
-        Side::Pc2 => "remote",
-    }));
+    trace::info(&format!(
+        "Created {} peer connection object {side}",
+        match side {
+            Side::Pc1 => "local",
+            Side::Pc2 => "remote",
+        }
+    ));
     Ok(Arc::new(pc))
 }
 
@@ -150,11 +170,17 @@ struct Handler {
     inbound: Option<Inbound>,
     /// pc2 only: the received video track, for keyframe requests.
     video_track: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
+    /// Addresses of the local candidates: the sockets the connections hold.
+    local_ports: Arc<Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(ip) = event.candidate.address.parse::<std::net::IpAddr>() {
+            let mut ports = self.local_ports.lock().unwrap_or_else(|e| e.into_inner());
+            ports.push(std::net::SocketAddr::new(ip, event.candidate.port));
+        }
         match event.candidate.to_json() {
             Ok(init) => {
                 trace::debug(&format!("{} ICE candidate: {}", self.side, init.candidate));
@@ -165,7 +191,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        let _ = self.notes.send(PeerNote::IceState(self.side, state.to_string()));
+        let _ = self
+            .notes
+            .send(PeerNote::IceState(self.side, state.to_string()));
         if state == RTCIceConnectionState::Connected && self.side == Side::Pc1 {
             let _ = self.notes.send(PeerNote::IceConnected);
         }
@@ -185,14 +213,19 @@ impl PeerConnectionEventHandler for Handler {
                 }
             }
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected => {
-                let _ = self.notes.send(PeerNote::Failed(format!("{} connection {state}", self.side)));
+                let _ = self.notes.send(PeerNote::Failed(format!(
+                    "{} connection {state}",
+                    self.side
+                )));
             }
             _ => {}
         }
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some(inbound) = self.inbound.clone() else { return };
+        let Some(inbound) = self.inbound.clone() else {
+            return;
+        };
         let kind = track.kind().await;
         trace::info(&format!("{} received remote {kind} track", self.side));
         let forward_to = match kind {
@@ -207,7 +240,9 @@ impl PeerConnectionEventHandler for Handler {
                 match event {
                     // A full hand-over queue means the decoder is behind: drop, never wait.
                     TrackRemoteEvent::OnRtpPacket(packet) => {
-                        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) = forward_to.try_send(packet) {
+                        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) =
+                            forward_to.try_send(packet)
+                        {
                             break;
                         }
                     }
@@ -231,6 +266,7 @@ pub struct LoopbackPeers {
     keyframe_wanted: Arc<AtomicBool>,
     remote_video: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
     signaling: tokio::task::JoinHandle<()>,
+    local_ports: Arc<Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 /// What the wire says about the video stream pc1 sends.
@@ -252,6 +288,7 @@ impl LoopbackPeers {
         let (candidates_tx, candidates_rx) = unbounded_channel();
         let connected = Arc::new(Mutex::new([false; 2]));
         let remote_video = Arc::new(Mutex::new(None));
+        let local_ports = Arc::new(Mutex::new(Vec::new()));
         let handler = |side, inbound| {
             Arc::new(Handler {
                 side,
@@ -260,6 +297,7 @@ impl LoopbackPeers {
                 connected: connected.clone(),
                 inbound,
                 video_track: remote_video.clone(),
+                local_ports: local_ports.clone(),
             })
         };
         let pc1 = build_peer(Side::Pc1, handler(Side::Pc1, None)).await?;
@@ -267,19 +305,37 @@ impl LoopbackPeers {
 
         let video_ssrc = rand_ssrc();
         let video = Arc::new(
-            TrackLocalStaticSample::new(Instant::now(), media_track(RtpCodecKind::Video, video_ssrc, h264_codec()))
-                .map_err(peer_error("creating the video track"))?,
+            TrackLocalStaticSample::new(
+                Instant::now(),
+                media_track(RtpCodecKind::Video, video_ssrc, h264_codec()),
+            )
+            .map_err(peer_error("creating the video track"))?,
         );
-        pc1.add_track(video.clone() as Arc<dyn TrackLocal>).await.map_err(peer_error("adding the video track"))?;
+        pc1.add_track(video.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(peer_error("adding the video track"))?;
         let audio_ssrc = rand_ssrc();
-        let audio = Arc::new(TrackLocalStaticRTP::new(media_track(RtpCodecKind::Audio, audio_ssrc, opus_codec())));
-        pc1.add_track(audio.clone() as Arc<dyn TrackLocal>).await.map_err(peer_error("adding the audio track"))?;
+        let audio = Arc::new(TrackLocalStaticRTP::new(media_track(
+            RtpCodecKind::Audio,
+            audio_ssrc,
+            opus_codec(),
+        )));
+        pc1.add_track(audio.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(peer_error("adding the audio track"))?;
         trace::info(&format!("Added local stream to pc1 ({media})"));
 
         let keyframe_wanted = Arc::new(AtomicBool::new(false));
         offer_answer(&pc1, &pc2).await?;
-        let signaling = tokio::spawn(hand_over_candidates(pc1.clone(), pc2.clone(), candidates_rx));
-        tokio::spawn(watch_keyframe_requests(video.clone(), keyframe_wanted.clone()));
+        let signaling = tokio::spawn(hand_over_candidates(
+            pc1.clone(),
+            pc2.clone(),
+            candidates_rx,
+        ));
+        tokio::spawn(watch_keyframe_requests(
+            video.clone(),
+            keyframe_wanted.clone(),
+        ));
 
         Ok(LoopbackPeers {
             pc1,
@@ -292,13 +348,27 @@ impl LoopbackPeers {
             keyframe_wanted,
             remote_video,
             signaling,
+            local_ports,
         })
     }
 
     /// Sends one H.264 access unit (Annex-B) lasting `duration`.
-    pub async fn send_video(&self, access_unit: Bytes, duration: Duration) -> Result<(), PeerError> {
+    pub async fn send_video(
+        &self,
+        access_unit: Bytes,
+        duration: Duration,
+    ) -> Result<(), PeerError> {
         self.video
-            .write_sample(self.video_ssrc, H264_PAYLOAD_TYPE, &Sample { data: access_unit, duration, ..Sample::new(Instant::now()) }, &[])
+            .write_sample(
+                self.video_ssrc,
+                H264_PAYLOAD_TYPE,
+                &Sample {
+                    data: access_unit,
+                    duration,
+                    ..Sample::new(Instant::now())
+                },
+                &[],
+            )
             .await
             .map_err(peer_error("sending video"))
     }
@@ -306,7 +376,10 @@ impl LoopbackPeers {
     /// Sends one Opus packet with the given RTP timestamp (48 kHz clock).
     pub async fn send_audio(&self, packet: Bytes, rtp_timestamp: u32) -> Result<(), PeerError> {
         let sequence_number = {
-            let mut seq = self.audio_sequence.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seq = self
+                .audio_sequence
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             *seq = seq.wrapping_add(1);
             *seq
         };
@@ -319,7 +392,10 @@ impl LoopbackPeers {
             ..Default::default()
         };
         self.audio
-            .write_rtp(RtpPacket { header, payload: packet })
+            .write_rtp(RtpPacket {
+                header,
+                payload: packet,
+            })
             .await
             .map_err(peer_error("sending audio"))
     }
@@ -331,17 +407,27 @@ impl LoopbackPeers {
 
     /// pc2 asks pc1 for a keyframe (a PLI), as a receiver does after losing a picture.
     pub async fn request_keyframe(&self) -> Result<(), PeerError> {
-        let track = self.remote_video.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let track = self
+            .remote_video
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let Some(track) = track else { return Ok(()) };
         let media_ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
         track
-            .write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc })])
+            .write_rtcp(vec![Box::new(PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            })])
             .await
             .map_err(peer_error("sending a PLI"))
     }
 
     pub async fn wire_stats(&self) -> WireStats {
-        let report = self.pc1.get_stats(Instant::now(), StatsSelector::None).await;
+        let report = self
+            .pc1
+            .get_stats(Instant::now(), StatsSelector::None)
+            .await;
         let mut stats = WireStats::default();
         for entry in report.iter() {
             if let RTCStatsReportEntry::OutboundRtp(out) = entry
@@ -355,12 +441,32 @@ impl LoopbackPeers {
         stats
     }
 
-    /// Closes both connections, as the sample's hangup does; their sockets are released.
+    /// Closes both connections, as the sample's hangup does, and returns once their sockets
+    /// are released, so that the next call starts from a clean slate.
     pub async fn close(&self) {
         self.signaling.abort();
         for (side, pc) in [(Side::Pc1, &self.pc1), (Side::Pc2, &self.pc2)] {
             if let Err(e) = pc.close().await {
                 trace::info(&format!("{side} close: {e}"));
+            }
+        }
+        // The connections' driver tasks drop their sockets shortly after close() returns.
+        // A port that can be bound again has been released.
+        let ports = self
+            .local_ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let until = Instant::now() + SOCKET_RELEASE_TIMEOUT;
+        for port in ports {
+            while std::net::UdpSocket::bind(port).is_err() {
+                if Instant::now() > until {
+                    log::warn!(
+                        "UDP socket {port} still open {SOCKET_RELEASE_TIMEOUT:?} after hangup"
+                    );
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
@@ -377,28 +483,48 @@ fn media_track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStream
         format!("camloop {kind}"),
         kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec,
             ..Default::default()
         }],
     )
 }
 
-async fn offer_answer(pc1: &Arc<dyn PeerConnection>, pc2: &Arc<dyn PeerConnection>) -> Result<(), PeerError> {
+async fn offer_answer(
+    pc1: &Arc<dyn PeerConnection>,
+    pc2: &Arc<dyn PeerConnection>,
+) -> Result<(), PeerError> {
     trace::info("pc1 createOffer start");
-    let offer = pc1.create_offer(None).await.map_err(peer_error("pc1 createOffer"))?;
+    let offer = pc1
+        .create_offer(None)
+        .await
+        .map_err(peer_error("pc1 createOffer"))?;
     trace::debug(&format!("Offer from pc1\n{}", offer.sdp));
     trace::info("pc1 setLocalDescription start");
-    pc1.set_local_description(offer.clone()).await.map_err(peer_error("pc1 setLocalDescription"))?;
+    pc1.set_local_description(offer.clone())
+        .await
+        .map_err(peer_error("pc1 setLocalDescription"))?;
     trace::info("pc2 setRemoteDescription start");
-    pc2.set_remote_description(offer).await.map_err(peer_error("pc2 setRemoteDescription"))?;
+    pc2.set_remote_description(offer)
+        .await
+        .map_err(peer_error("pc2 setRemoteDescription"))?;
     trace::info("pc2 createAnswer start");
-    let answer = pc2.create_answer(None).await.map_err(peer_error("pc2 createAnswer"))?;
+    let answer = pc2
+        .create_answer(None)
+        .await
+        .map_err(peer_error("pc2 createAnswer"))?;
     trace::debug(&format!("Answer from pc2:\n{}", answer.sdp));
     trace::info("pc2 setLocalDescription start");
-    pc2.set_local_description(answer.clone()).await.map_err(peer_error("pc2 setLocalDescription"))?;
+    pc2.set_local_description(answer.clone())
+        .await
+        .map_err(peer_error("pc2 setLocalDescription"))?;
     trace::info("pc1 setRemoteDescription start");
-    pc1.set_remote_description(answer).await.map_err(peer_error("pc1 setRemoteDescription"))?;
+    pc1.set_remote_description(answer)
+        .await
+        .map_err(peer_error("pc1 setRemoteDescription"))?;
     trace::info("setRemoteDescription complete on both");
     Ok(())
 }
@@ -424,8 +550,13 @@ async fn hand_over_candidates(
 /// Raises the flag the encoder reads whenever pc2 asks for a keyframe.
 async fn watch_keyframe_requests(track: Arc<TrackLocalStaticSample>, wanted: Arc<AtomicBool>) {
     while let Some(event) = track.poll().await {
-        let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
-        if packets.iter().any(|p| keyframe::is_keyframe_request(p.as_ref())) {
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+            continue;
+        };
+        if packets
+            .iter()
+            .any(|p| keyframe::is_keyframe_request(p.as_ref()))
+        {
             wanted.store(true, Ordering::Relaxed);
         }
     }

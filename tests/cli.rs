@@ -1,0 +1,152 @@
+//! The command line's error paths: one line naming the key, the value and what is allowed,
+//! exit code 2 for configuration and usage errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn camloop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_camloop"))
+        .args(args)
+        .output()
+        .expect("camloop runs")
+}
+
+fn write_config(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("camloop-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
+    let cases = [
+        (
+            "[camera]\nwidth = \"wide\"\n",
+            "camera.width = \"wide\": expected a whole number from 16 to 4096",
+        ),
+        (
+            "[camera]\nheight = 3\n",
+            "camera.height = 3: expected a whole number from 16 to 4096",
+        ),
+        (
+            "[camera]\nfps = 0\n",
+            "camera.fps = 0: expected a whole number from 1 to 120",
+        ),
+        (
+            "[camera]\nsource = \"webcam\"\n",
+            "camera.source = \"webcam\": expected one of \"pattern\"",
+        ),
+        (
+            "[camera]\nsize = 3\n",
+            "camera.size: unknown key; known keys in [camera] are",
+        ),
+        (
+            "[audio]\nenabled = \"yes\"\n",
+            "audio.enabled = \"yes\": expected true or false",
+        ),
+        (
+            "[audio]\ntone_hz = 30000\n",
+            "audio.tone_hz = 30000: expected a whole number from 20 to 20000",
+        ),
+        (
+            "[video]\nbitrate_kbps = -5\n",
+            "video.bitrate_kbps = -5: expected a whole number from 50 to 50000",
+        ),
+        (
+            "[call]\nconnect_timeout_s = 0\n",
+            "call.connect_timeout_s = 0: expected a whole number from 1 to 600",
+        ),
+        (
+            "[output]\nvideo = \"screen\"\n",
+            "output.video = \"screen\": expected \"y4m:PATH\" or \"none\"",
+        ),
+        (
+            "[output]\naudio = \"wav:\"\n",
+            "output.audio = \"wav:\": expected \"wav:PATH\" or \"none\"",
+        ),
+        (
+            "[buttons]\nsource = \"mouse\"\n",
+            "buttons.source = \"mouse\": expected one of \"keyboard\", \"none\"",
+        ),
+        (
+            "[control]\nsocket = 5\n",
+            "control.socket = 5: expected a string",
+        ),
+        (
+            "[stats]\ninterval_s = 0\n",
+            "stats.interval_s = 0: expected a whole number from 1 to 3600",
+        ),
+        (
+            "[log]\nlevel = \"loud\"\n",
+            "log.level = \"loud\": expected one of \"error\", \"warn\", \"info\", \"debug\", \"trace\"",
+        ),
+        ("[speaker]\n", "[speaker]: unknown section"),
+        ("camera = 5\n", "camera = 5: expected a section [camera]"),
+        ("[camera]\nwidth = = 3\n", "line 2, column 9:"),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = write_config(&format!("bad{i}.toml"), text);
+        for command in ["check-config", "run"] {
+            let output = match command {
+                "run" => camloop(&["run", "--config", path.to_str().unwrap()]),
+                _ => camloop(&["check-config", path.to_str().unwrap()]),
+            };
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{command} {text:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{command} {text:?}: {err}");
+            assert!(err.starts_with("camloop: config error: "), "{err}");
+            assert!(err.contains(expected), "{command} {text:?}: {err}");
+            assert!(
+                err.contains(path.to_str().unwrap()),
+                "the error names the file: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_valid_config_checks_ok() {
+    let path = write_config(
+        "good.toml",
+        "[camera]\nwidth = 320\nheight = 240\nfps = 15\n",
+    );
+    let output = camloop(&["check-config", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with(": ok\n"));
+}
+
+#[test]
+fn an_unreadable_file_is_a_config_error() {
+    let output = camloop(&["check-config", "/nonexistent/camloop.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot read /nonexistent/camloop.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    assert_eq!(camloop(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(camloop(&["ctl", "dance"]).status.code(), Some(2));
+    let output = camloop(&["demo", "--duration=0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--duration"));
+}
+
+#[test]
+fn ctl_without_a_daemon_says_what_to_check() {
+    let output = camloop(&["ctl", "--socket", "/nonexistent/camloop.sock", "status"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("/nonexistent/camloop.sock"), "{err}");
+    assert!(err.contains("is `camloop run` running"), "{err}");
+}

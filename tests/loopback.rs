@@ -1,0 +1,337 @@
+//! Real loopback calls: real UDP on 127.0.0.1, real DTLS-SRTP, real OpenH264 and Opus. A small
+//! picture (320x240 at 15 fps) keeps them fast under emulation; the bounds are generous and the
+//! calls run one at a time.
+
+// Each test has a runtime of its own: the lock below serializes whole tests, not tasks, so
+// holding it across their awaits is the point.
+#![allow(clippy::await_holding_lock)]
+
+use camloop::audio::tone::estimate_frequency;
+use camloop::audio::wav::read_samples;
+use camloop::call::{Event, State};
+use camloop::config::{AudioOutput, Config, VideoOutput};
+use camloop::daemon::{self, DaemonHandle};
+use camloop::stats::CallReport;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Calls share the machine's two cores; one at a time keeps their timing honest.
+static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("camloop-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn small_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.camera.width = 320;
+    config.camera.height = 240;
+    config.camera.fps = 15;
+    config.video.bitrate_kbps = 500;
+    config.output.video = VideoOutput::Y4m(dir.join("remote.y4m"));
+    config.output.audio = AudioOutput::Wav(dir.join("remote.wav"));
+    config.stats.report = Some(dir.join("stats.json"));
+    config
+}
+
+const READY: Duration = Duration::from_secs(20);
+const CONNECT: Duration = Duration::from_secs(30);
+
+async fn call(daemon: &mut DaemonHandle, media: Duration) -> CallReport {
+    daemon
+        .wait_for(READY, |s| s == State::Ready)
+        .await
+        .expect("media ready");
+    let calls_before = daemon.status().await.unwrap().calls;
+    daemon.press(Event::CallPressed);
+    daemon
+        .wait_for(CONNECT, |s| s == State::Connected)
+        .await
+        .expect("connected");
+    tokio::time::sleep(media).await;
+    daemon.press(Event::HangupPressed);
+    daemon
+        .wait_for(READY, |s| s == State::Ready)
+        .await
+        .expect("back to ready");
+    let status = daemon.status().await.unwrap();
+    assert_eq!(status.calls, calls_before + 1);
+    status.last_call.expect("a report after hangup")
+}
+
+/// Local addresses of the UDP sockets process `pid` holds.
+fn udp_sockets(pid: &str) -> Vec<String> {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            Some(
+                l.to_str()?
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut addresses = Vec::new();
+    for table in ["udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.contains(fields[9]) {
+                addresses.push(format!("{table} {}", decode_address(fields[1])));
+            }
+        }
+    }
+    addresses
+}
+
+/// `0100007F:1F90` → `127.0.0.1:8080`; IPv6 addresses are kept in hex.
+fn decode_address(hex: &str) -> String {
+    let (ip, port) = hex.split_once(':').unwrap();
+    let port = u16::from_str_radix(port, 16).unwrap();
+    match u32::from_str_radix(ip, 16) {
+        Ok(ip) if ip_is_v4(hex) => format!("{}:{port}", std::net::Ipv4Addr::from(ip.swap_bytes())),
+        _ => format!("[{ip}]:{port}"),
+    }
+}
+
+fn ip_is_v4(hex: &str) -> bool {
+    hex.len() == 13
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_second_call_brings_back_the_picture_and_the_tone_over_loopback_only() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("five");
+    let mut daemon = daemon::spawn(small_config(&dir));
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    assert!(
+        udp_sockets("self").is_empty(),
+        "no sockets before Call: {:?}",
+        udp_sockets("self")
+    );
+
+    daemon.press(Event::CallPressed);
+    daemon
+        .wait_for(CONNECT, |s| s == State::Connected)
+        .await
+        .expect("connected");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let during = udp_sockets("self");
+    daemon.press(Event::HangupPressed);
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    let after = udp_sockets("self");
+    let report = daemon.status().await.unwrap().last_call.unwrap();
+    daemon.press(Event::Shutdown);
+    daemon.done.await.unwrap();
+
+    assert!(!during.is_empty(), "the call used UDP sockets");
+    assert!(
+        during.iter().all(|a| a.starts_with("udp 127.0.0.1:")),
+        "only 127.0.0.1 during the call: {during:?}"
+    );
+    assert!(after.is_empty(), "no sockets left after hangup: {after:?}");
+
+    let video = &report.video;
+    assert!(
+        video.sent >= 60,
+        "5 s at 15 fps sends at least 60 frames: {video:?}"
+    );
+    assert!(
+        video.decoded as f64 >= 0.9 * video.sent as f64,
+        "decoded ≥ 90 % of sent: {video:?}"
+    );
+    assert!(
+        video.psnr_db.unwrap() >= 30.0,
+        "mean PSNR ≥ 30 dB: {video:?}"
+    );
+    assert!(
+        video.latency_ms.p50.is_some()
+            && video.encode_ms_p50.is_some()
+            && video.decode_ms_p50.is_some()
+    );
+    assert!(report.setup_ms.ice_connected.is_some() && report.setup_ms.peer_connected.is_some());
+    assert!(report.setup_ms.first_frame.is_some());
+    assert!(
+        report.audio.played as f64 >= 0.9 * report.audio.sent as f64,
+        "{:?}",
+        report.audio
+    );
+
+    let samples = read_samples(&dir.join("remote.wav")).unwrap();
+    assert!(
+        samples.len() >= 48_000 * 4,
+        "at least 4 s of sound: {}",
+        samples.len()
+    );
+    let hz = estimate_frequency(&samples).expect("a tone");
+    assert!(
+        (hz - 440.0).abs() <= 440.0 * 0.02,
+        "the tone comes back at 440 Hz ± 2 %: {hz}"
+    );
+
+    let y4m = std::fs::read(dir.join("remote.y4m")).unwrap();
+    assert!(y4m.starts_with(b"YUV4MPEG2 W320 H240 F15:1"));
+    let frames = y4m.windows(6).filter(|w| w == b"FRAME\n").count() as u64;
+    assert_eq!(frames, video.decoded, "every decoded frame is in the file");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(written["video"]["decoded"], video.decoded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_calls_in_a_row_each_build_and_release_their_connections() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("three");
+    let mut daemon = daemon::spawn(small_config(&dir));
+    for n in 1..=3 {
+        let report = call(&mut daemon, Duration::from_millis(1500)).await;
+        assert!(
+            report.video.decoded > 0,
+            "call {n} decoded video: {:?}",
+            report.video
+        );
+        assert!(
+            report.audio.received > 0,
+            "call {n} received audio: {:?}",
+            report.audio
+        );
+        assert!(
+            udp_sockets("self").is_empty(),
+            "call {n} left sockets behind"
+        );
+    }
+    daemon.press(Event::Shutdown);
+    daemon.done.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("early");
+    let mut daemon = daemon::spawn(small_config(&dir));
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    daemon.press(Event::CallPressed);
+    daemon.press(Event::HangupPressed);
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    assert!(udp_sockets("self").is_empty());
+    let report = call(&mut daemon, Duration::from_millis(1000)).await;
+    assert!(report.video.decoded > 0);
+    daemon.press(Event::Shutdown);
+    daemon.done.await.unwrap();
+}
+
+fn ctl(socket: &Path, command: &str) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_camloop"))
+        .args(["ctl", "--socket", socket.to_str().unwrap(), command])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ctl {command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn wait_for_state(socket: &Path, state: &str, timeout: Duration) -> serde_json::Value {
+    let until = Instant::now() + timeout;
+    loop {
+        let status = ctl(socket, "status");
+        if status["state"] == state || Instant::now() > until {
+            assert_eq!(status["state"], state, "{status}");
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `camloop run` daemon with a control socket in `dir`.
+fn start_daemon(dir: &Path) -> (std::process::Child, PathBuf) {
+    let socket = dir.join("control.sock");
+    let config = dir.join("camloop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[video]\nbitrate_kbps = 500\n[control]\nsocket = \"{}\"\n[stats]\nreport = \"{}\"\n",
+            socket.display(),
+            dir.join("stats.json").display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_camloop"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + READY;
+    while !socket.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, socket)
+}
+
+fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("ctl");
+    let (mut child, socket) = start_daemon(&dir);
+    wait_for_state(&socket, "ready", READY);
+    let pressed = ctl(&socket, "call");
+    assert_eq!(pressed["state"], "connecting", "{pressed}");
+    wait_for_state(&socket, "connected", CONNECT);
+    std::thread::sleep(Duration::from_secs(2));
+    ctl(&socket, "hangup");
+    let status = wait_for_state(&socket, "ready", READY);
+    assert!(
+        status["last_call"]["video"]["decoded"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert!(
+        dir.join("stats.json").exists(),
+        "the report is written at hangup"
+    );
+    ctl(&socket, "quit");
+    let exit = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(exit.map(|s| s.code()), Some(Some(0)));
+    assert!(!socket.exists(), "the socket file is removed at exit");
+}
+
+#[test]
+fn sigterm_during_a_call_hangs_up_and_exits_0_within_a_second() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("sigterm");
+    let (mut child, socket) = start_daemon(&dir);
+    wait_for_state(&socket, "ready", READY);
+    ctl(&socket, "call");
+    wait_for_state(&socket, "connected", CONNECT);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let exit = wait_exit(&mut child, Duration::from_secs(1));
+    assert_eq!(
+        exit.map(|s| s.code()),
+        Some(Some(0)),
+        "exit 0 within 1 s of SIGTERM"
+    );
+}

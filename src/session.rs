@@ -37,6 +37,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// How often idle media threads look at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
+/// How often the encoders look whether media may flow yet.
+const WAITING_POLL: Duration = Duration::from_millis(2);
 /// Packets pc2 may hold for a decoder that is behind before it drops them.
 const INBOUND_QUEUE: usize = 1024;
 /// A receiver asks for at most one keyframe per this interval.
@@ -288,13 +290,17 @@ fn encode_video(
     let mut encoder: Option<H264Encoder> = None;
     let mut previous: Option<Instant> = None;
     let frame_interval = Duration::from_secs(1) / settings.fps;
+    // Until media flows, keep the newest frame in hand, and look often: the first frame goes
+    // out the moment the connections are up instead of waiting for the camera's next one.
+    let mut held: Option<Frame> = None;
     while shared.running() {
-        let Some(frame) = frames.pop(POLL) else {
-            continue;
-        };
         if !shared.flowing.load(Ordering::Relaxed) {
+            held = frames.pop(WAITING_POLL).or(held);
             continue;
         }
+        let Some(frame) = held.take().or_else(|| frames.pop(POLL)) else {
+            continue;
+        };
         // Made when media starts to flow, so the first frame on the wire is a keyframe.
         let encoder = match &mut encoder {
             Some(e) => e,
@@ -339,12 +345,14 @@ fn encode_audio(
     };
     let base: u32 = rand::random();
     while shared.running() {
+        if !shared.flowing.load(Ordering::Relaxed) {
+            // Sound from before the call is stale: drop it.
+            blocks.pop(WAITING_POLL);
+            continue;
+        }
         let Some(block) = blocks.pop(POLL) else {
             continue;
         };
-        if !shared.flowing.load(Ordering::Relaxed) {
-            continue;
-        }
         let packet = match encoder.encode(&block.samples) {
             Ok(p) => p,
             Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),

@@ -60,7 +60,10 @@ fn deps() -> Result<()> {
             full.extend(args);
             run(full[0], &full[1..])
         };
-        apt(&["update", "-q"])?;
+        // A mirror caught mid-sync fails one index; the install may still find everything.
+        if let Err(e) = apt(&["update", "-q"]) {
+            eprintln!("warning: {e}; installing from the package lists at hand");
+        }
         let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
         install.extend(&missing);
         apt(&install)?;

@@ -314,6 +314,8 @@ proptest! {
             if call.deadline().is_some_and(|d| now >= d) {
                 let out = call.handle(now, Tick);
                 apply(out, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
+                prop_assert!(!matches!(call.state(), State::Connecting { .. }), "a due deadline ends Connecting");
+                connecting_since = None;
             }
             let before = call.state();
             if matches!(event, MediaFailed(_)) {

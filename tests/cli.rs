@@ -1,11 +1,13 @@
 //! The command line's error paths: one line naming the key, the value and what is allowed,
 //! exit code 2 for configuration and usage errors.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn camloop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_camloop"))
+    common::camloop_command()
         .args(args)
         .output()
         .expect("camloop runs")

@@ -6,13 +6,14 @@
 // holding it across their awaits is the point.
 #![allow(clippy::await_holding_lock)]
 
+mod common;
+
 use camloop::audio::tone::estimate_frequency;
 use camloop::audio::wav::read_samples;
 use camloop::call::{Event, State};
 use camloop::config::{AudioOutput, Config, VideoOutput};
 use camloop::daemon::{self, DaemonHandle};
 use camloop::stats::CallReport;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -65,43 +66,10 @@ async fn call(daemon: &mut DaemonHandle, media: Duration) -> CallReport {
 
 /// Local addresses of the UDP sockets process `pid` holds.
 fn udp_sockets(pid: &str) -> Vec<String> {
-    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter_map(|l| {
-            Some(
-                l.to_str()?
-                    .strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .to_owned(),
-            )
-        })
-        .collect();
-    let mut addresses = Vec::new();
-    for table in ["udp", "udp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.len() > 9 && inodes.contains(fields[9]) {
-                addresses.push(format!("{table} {}", decode_address(fields[1])));
-            }
-        }
-    }
-    addresses
-}
-
-/// `0100007F:1F90` → `127.0.0.1:8080`; IPv6 addresses are kept in hex.
-fn decode_address(hex: &str) -> String {
-    let (ip, port) = hex.split_once(':').unwrap();
-    let port = u16::from_str_radix(port, 16).unwrap();
-    match u32::from_str_radix(ip, 16) {
-        Ok(ip) if ip_is_v4(hex) => format!("{}:{port}", std::net::Ipv4Addr::from(ip.swap_bytes())),
-        _ => format!("[{ip}]:{port}"),
-    }
-}
-
-fn ip_is_v4(hex: &str) -> bool {
-    hex.len() == 13
+    camloop::rtc::sockets::udp_sockets(pid)
+        .into_iter()
+        .map(|s| s.local.to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +100,7 @@ async fn a_five_second_call_brings_back_the_picture_and_the_tone_over_loopback_o
 
     assert!(!during.is_empty(), "the call used UDP sockets");
     assert!(
-        during.iter().all(|a| a.starts_with("udp 127.0.0.1:")),
+        during.iter().all(|a| a.starts_with("127.0.0.1:")),
         "only 127.0.0.1 during the call: {during:?}"
     );
     assert!(after.is_empty(), "no sockets left after hangup: {after:?}");
@@ -227,7 +195,7 @@ async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
 }
 
 fn ctl(socket: &Path, command: &str) -> serde_json::Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_camloop"))
+    let output = common::camloop_command()
         .args(["ctl", "--socket", socket.to_str().unwrap(), command])
         .output()
         .unwrap();
@@ -264,7 +232,7 @@ fn start_daemon(dir: &Path) -> (std::process::Child, PathBuf) {
         ),
     )
     .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_camloop"))
+    let child = common::camloop_command()
         .args(["run", "--config", config.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -6,6 +6,7 @@
 //! the media is DTLS-SRTP over real UDP sockets.
 
 mod keyframe;
+pub mod sockets;
 
 use crate::trace;
 use bytes::Bytes;
@@ -19,6 +20,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,17 +172,11 @@ struct Handler {
     inbound: Option<Inbound>,
     /// pc2 only: the received video track, for keyframe requests.
     video_track: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
-    /// Addresses of the local candidates: the sockets the connections hold.
-    local_ports: Arc<Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(ip) = event.candidate.address.parse::<std::net::IpAddr>() {
-            let mut ports = self.local_ports.lock().unwrap_or_else(|e| e.into_inner());
-            ports.push(std::net::SocketAddr::new(ip, event.candidate.port));
-        }
         match event.candidate.to_json() {
             Ok(init) => {
                 trace::debug(&format!("{} ICE candidate: {}", self.side, init.candidate));
@@ -266,7 +262,8 @@ pub struct LoopbackPeers {
     keyframe_wanted: Arc<AtomicBool>,
     remote_video: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
     signaling: tokio::task::JoinHandle<()>,
-    local_ports: Arc<Mutex<Vec<std::net::SocketAddr>>>,
+    /// The UDP sockets the process held before these connections: the rest are theirs.
+    sockets_before: HashSet<u64>,
 }
 
 /// What the wire says about the video stream pc1 sends.
@@ -288,7 +285,7 @@ impl LoopbackPeers {
         let (candidates_tx, candidates_rx) = unbounded_channel();
         let connected = Arc::new(Mutex::new([false; 2]));
         let remote_video = Arc::new(Mutex::new(None));
-        let local_ports = Arc::new(Mutex::new(Vec::new()));
+        let sockets_before = udp_socket_inodes();
         let handler = |side, inbound| {
             Arc::new(Handler {
                 side,
@@ -297,7 +294,6 @@ impl LoopbackPeers {
                 connected: connected.clone(),
                 inbound,
                 video_track: remote_video.clone(),
-                local_ports: local_ports.clone(),
             })
         };
         let pc1 = build_peer(Side::Pc1, handler(Side::Pc1, None)).await?;
@@ -348,7 +344,7 @@ impl LoopbackPeers {
             keyframe_wanted,
             remote_video,
             signaling,
-            local_ports,
+            sockets_before,
         })
     }
 
@@ -451,25 +447,32 @@ impl LoopbackPeers {
             }
         }
         // The connections' driver tasks drop their sockets shortly after close() returns.
-        // A port that can be bound again has been released.
-        let ports = self
-            .local_ports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let until = Instant::now() + SOCKET_RELEASE_TIMEOUT;
-        for port in ports {
-            while std::net::UdpSocket::bind(port).is_err() {
-                if Instant::now() > until {
-                    log::warn!(
-                        "UDP socket {port} still open {SOCKET_RELEASE_TIMEOUT:?} after hangup"
-                    );
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+        loop {
+            let left: Vec<u64> = udp_socket_inodes()
+                .difference(&self.sockets_before)
+                .copied()
+                .collect();
+            if left.is_empty() {
+                return;
             }
+            if Instant::now() > until {
+                log::warn!(
+                    "{} UDP sockets still open {SOCKET_RELEASE_TIMEOUT:?} after hangup",
+                    left.len()
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+fn udp_socket_inodes() -> HashSet<u64> {
+    sockets::udp_sockets("self")
+        .into_iter()
+        .map(|s| s.inode)
+        .collect()
 }
 
 fn rand_ssrc() -> u32 {

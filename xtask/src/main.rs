@@ -2,15 +2,22 @@
 //!
 //! - `deps`: installs what a fresh Debian/Ubuntu machine lacks to build and test camloop.
 //! - `demo`: deps, a release build, then `camloop demo` (output in `target/demo/`).
-//! - `test`: deps, then formatting, lints and the whole test suite.
+//! - `test [--host | --target T]`: formatting, lints and the host tests; then, without an option,
+//!   the aarch64 tests under qemu-user, the armv7 build and the board test. With `--target`,
+//!   only that target's tests.
+//! - `cross --target T`: a stripped release build for T with Debian's cross toolchain.
+//! - `sizes`: the sizes of the cross-built binaries.
+//! - `board-test [--config FILE]`: camloop on the emulated aarch64 board (see `board.rs`).
+
+mod board;
+mod cross;
+mod system;
 
 use anyhow::{Context, Result, bail};
-use std::process::Command;
+use cross::Target;
+use system::run;
 
-/// Debian packages the build needs: the Opus library, nasm for OpenH264's x86 assembly
-/// (without it the codec silently builds as plain C, three times slower) and pkg-config.
-const HOST_PACKAGES: &[&str] = &["pkg-config", "libopus-dev", "nasm"];
-const RUST_COMPONENTS: &[&str] = &["clippy", "rustfmt"];
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--config FILE]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -18,86 +25,30 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root).context("cannot enter the workspace root")?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    match args.first().map(String::as_str) {
-        Some("deps") => deps(),
-        Some("demo") => demo(&rest),
-        Some("test") => test(),
-        _ => bail!("usage: cargo xtask deps | demo [camloop demo options] | test"),
+    match (args.first().map(String::as_str), rest.as_slice()) {
+        (Some("deps"), []) => system::host_deps(),
+        (Some("demo"), options) => demo(options),
+        (Some("test"), []) => test_everything(),
+        (Some("test"), ["--host"]) => test_host(),
+        (Some("test"), ["--target", triple]) => cross::test(Target::named(triple)?),
+        (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
+        (Some("sizes"), []) => cross::sizes(),
+        (Some("board-test"), []) => board::test(None),
+        (Some("board-test"), ["--config", file]) => board::test(Some(std::path::Path::new(file))),
+        _ => bail!("{USAGE}"),
     }
-}
-
-fn run(program: &str, args: &[&str]) -> Result<()> {
-    eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot start {program}"))?;
-    if !status.success() {
-        bail!("{program} {} failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// Installs the missing Debian packages (with sudo unless root) and rustup components.
-fn deps() -> Result<()> {
-    let missing: Vec<&str> = HOST_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
-    if !missing.is_empty() {
-        let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
-        let apt = |args: &[&str]| -> Result<()> {
-            let mut full: Vec<&str> = sudo.to_vec();
-            full.extend(["apt-get", "-o", "DPkg::Lock::Timeout=600"]);
-            full.extend(args);
-            run(full[0], &full[1..])
-        };
-        // A mirror caught mid-sync fails one index; the install may still find everything.
-        if let Err(e) = apt(&["update", "-q"]) {
-            eprintln!("warning: {e}; installing from the package lists at hand");
-        }
-        let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-        install.extend(&missing);
-        apt(&install)?;
-    }
-    let components = Command::new("rustup")
-        .args(["component", "list", "--installed"])
-        .output()
-        .context("rustup is needed to add clippy and rustfmt")?;
-    let installed = String::from_utf8_lossy(&components.stdout);
-    for component in RUST_COMPONENTS {
-        if !installed.lines().any(|l| l.starts_with(component)) {
-            run("rustup", &["component", "add", component])?;
-        }
-    }
-    Ok(())
-}
-
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
 fn demo(options: &[&str]) -> Result<()> {
-    deps()?;
+    system::host_deps()?;
     run("cargo", &["build", "--release", "--bin", "camloop"])?;
     let mut args = vec!["demo"];
     args.extend(options);
     run("target/release/camloop", &args)
 }
 
-fn test() -> Result<()> {
-    deps()?;
+fn test_host() -> Result<()> {
+    system::host_deps()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
         "cargo",
@@ -111,4 +62,30 @@ fn test() -> Result<()> {
         ],
     )?;
     run("cargo", &["test", "--workspace"])
+}
+
+/// Everything CI checks: the host, the aarch64 tests under emulation, the armv7 build, the
+/// emulated board. Each step says how long it took.
+fn test_everything() -> Result<()> {
+    let timed = |name: &str, step: &dyn Fn() -> Result<()>| -> Result<()> {
+        let started = std::time::Instant::now();
+        let result = step();
+        eprintln!(
+            "xtask: {name} took {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        result.with_context(|| format!("{name} failed"))
+    };
+    timed("host checks and tests", &test_host)?;
+    timed("aarch64 tests under qemu-user", &|| {
+        cross::test(Target::named("aarch64-unknown-linux-gnu")?)
+    })?;
+    timed("armv7 build", &|| {
+        cross::build(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
+    })?;
+    timed("board test", &|| board::test(None))?;
+    timed(
+        "board test harness with a broken config",
+        &board::test_harness_rejects_a_broken_config,
+    )
 }

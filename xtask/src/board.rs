@@ -1,0 +1,305 @@
+//! The board test: camloop on an emulated aarch64 board with real kernel drivers.
+//!
+//! QEMU's `virt` machine boots Debian's arm64 kernel (resolved from the metapackage at run time)
+//! with an initramfs of busybox, the cross-built camloop and the libraries it links. The kernel
+//! brings up vivid (camera), snd-aloop (sound), the PL061 GPIO lines named CALL, HANGUP and LED
+//! through the device tree, and virtio-gpu. A script in the guest (`board/qemu-virt/scenario.sh`)
+//! drives `camloop run` with `camloop ctl` and leaves the call's report on a 9p share. Downloads
+//! are cached under `target/board-test/cache/`; console log and artifacts stay in
+//! `target/board-test/`.
+
+mod image;
+
+use crate::cross::{self, Target};
+use crate::system::{install, output, run};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WORK: &str = "target/board-test";
+const BOARD: &str = "board/qemu-virt";
+/// Boot, scenario and poweroff together; a run past this is killed.
+const TIMEOUT: Duration = Duration::from_secs(420);
+/// The bar: Connected within this long of Call.
+const CONNECT_LIMIT_S: f64 = 20.0;
+const MIN_DECODED_SHARE: f64 = 0.8;
+const MACHINE: &[&str] = &[
+    "-M",
+    "virt",
+    "-cpu",
+    "cortex-a72",
+    "-m",
+    "1024",
+    "-smp",
+    "2",
+    "-accel",
+    "tcg",
+];
+
+/// Kills QEMU on every path out, including errors and panics in the harness.
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one boot produced.
+struct Outcome {
+    console: String,
+    share: PathBuf,
+}
+
+impl Outcome {
+    /// The value of a `camloop-board: KEY VALUE` line the guest printed.
+    fn marker(&self, key: &str) -> Option<&str> {
+        let prefix = format!("camloop-board: {key} ");
+        self.console
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&prefix))
+    }
+}
+
+pub fn test(config: Option<&Path>) -> Result<()> {
+    let config = config.map_or_else(
+        || PathBuf::from(BOARD).join("camloop.toml"),
+        Path::to_path_buf,
+    );
+    let outcome = boot(&config)?;
+    check(&outcome)
+}
+
+/// The harness must fail, and say why, when camloop cannot start: one boot with a broken config.
+pub fn test_harness_rejects_a_broken_config() -> Result<()> {
+    let broken = PathBuf::from(WORK).join("broken.toml");
+    std::fs::create_dir_all(WORK)?;
+    std::fs::write(&broken, "[camera]\nwidth = \"wide\"\n")?;
+    let outcome = boot(&broken)?;
+    match check(&outcome) {
+        Ok(()) => bail!("the board test passed with a broken config"),
+        Err(e) if format!("{e:#}").contains("camera.width") => {
+            eprintln!("xtask: the harness rejected the broken config as it should: {e:#}");
+            Ok(())
+        }
+        Err(e) => bail!("the board test failed, but without naming the broken key: {e:#}"),
+    }
+}
+
+fn boot(config: &Path) -> Result<Outcome> {
+    let target = Target::named("aarch64-unknown-linux-gnu")?;
+    let binary = cross::build(target)?;
+    install(&["qemu-system-arm", "device-tree-compiler"].map(String::from))?;
+    let work = PathBuf::from(WORK);
+    let cache = work.join("cache");
+    std::fs::create_dir_all(&cache)?;
+
+    let started = Instant::now();
+    let kernel = image::kernel(&cache)?;
+    let dtb = device_tree(&work)?;
+    let initramfs = work.join("initramfs.cpio");
+    image::initramfs(&initramfs, &kernel, &binary, target, &cache)?;
+    let share = work.join("share");
+    if share.exists() {
+        std::fs::remove_dir_all(&share)?;
+    }
+    std::fs::create_dir_all(&share)?;
+    std::fs::copy(config, share.join("camloop.toml"))
+        .with_context(|| format!("reading {}", config.display()))?;
+    std::fs::copy(
+        PathBuf::from(BOARD).join("scenario.sh"),
+        share.join("scenario.sh"),
+    )?;
+    eprintln!(
+        "xtask: board image ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let console_path = work.join("console.log");
+    let console = std::fs::File::create(&console_path)?;
+    let mut qemu = Command::new("qemu-system-aarch64");
+    qemu.args(MACHINE)
+        .args([
+            "-nographic",
+            "-nic",
+            "none",
+            "-no-reboot",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+        ])
+        .arg("-kernel")
+        .arg(&kernel.image)
+        .arg("-initrd")
+        .arg(&initramfs)
+        .arg("-dtb")
+        .arg(&dtb)
+        .args([
+            "-append",
+            "console=ttyAMA0 panic=-1 rdinit=/init loglevel=4",
+        ])
+        .arg("-fsdev")
+        .arg(format!(
+            "local,id=fs0,path={},security_model=none",
+            share.display()
+        ))
+        .args(["-device", "virtio-9p-device,fsdev=fs0,mount_tag=host"])
+        // Without this the legacy MMIO transport lacks VIRTIO_F_VERSION_1 and virtio-gpu never binds.
+        .args([
+            "-global",
+            "virtio-mmio.force-legacy=false",
+            "-device",
+            "virtio-gpu-device",
+        ])
+        .stdin(Stdio::null())
+        .stdout(console.try_clone()?)
+        .stderr(console);
+    eprintln!(
+        "xtask: booting the emulated board (console in {})",
+        console_path.display()
+    );
+    let booted = Instant::now();
+    let mut qemu = Qemu(qemu.spawn().context("cannot start qemu-system-aarch64")?);
+    let status = loop {
+        if let Some(status) = qemu.0.try_wait()? {
+            break status;
+        }
+        if booted.elapsed() > TIMEOUT {
+            drop(qemu);
+            bail!(
+                "the board did not power off within {} s; console in {}",
+                TIMEOUT.as_secs(),
+                console_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let console = std::fs::read_to_string(&console_path)?;
+    eprintln!(
+        "xtask: QEMU ran {:.1} s and exited with {status}",
+        booted.elapsed().as_secs_f64()
+    );
+    Ok(Outcome { console, share })
+}
+
+/// The machine's device tree with the GPIO lines named as on the product's board.
+fn device_tree(work: &Path) -> Result<PathBuf> {
+    let dumped = work.join("virt.dtb");
+    let mut dump = vec![
+        "-M".to_owned(),
+        "virt,dumpdtb=".to_owned() + dumped.to_str().context("path")?,
+    ];
+    dump.extend(MACHINE[2..].iter().map(|s| s.to_string()));
+    dump.extend([
+        "-nographic".into(),
+        "-global".into(),
+        "virtio-mmio.force-legacy=false".into(),
+    ]);
+    run(
+        "qemu-system-aarch64",
+        &dump.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    let source = output(
+        "dtc",
+        &[
+            "-q",
+            "-I",
+            "dtb",
+            "-O",
+            "dts",
+            dumped.to_str().context("path")?,
+        ],
+    )?;
+    let node = "pl061@9030000 {";
+    let at = source
+        .find(node)
+        .context("the virt machine's device tree has no PL061 node")?
+        + node.len();
+    let names =
+        "\n\t\tgpio-line-names = \"CALL\", \"HANGUP\", \"LED\", \"\", \"\", \"\", \"\", \"\";";
+    let named = format!("{}{names}{}", &source[..at], &source[at..]);
+    let dts = work.join("board.dts");
+    std::fs::write(&dts, named)?;
+    let dtb = work.join("board.dtb");
+    run(
+        "dtc",
+        &[
+            "-q",
+            "-I",
+            "dts",
+            "-O",
+            "dtb",
+            "-o",
+            dtb.to_str().context("path")?,
+            dts.to_str().context("path")?,
+        ],
+    )?;
+    Ok(dtb)
+}
+
+fn check(outcome: &Outcome) -> Result<()> {
+    let share = &outcome.share;
+    if let Some(uptime) = outcome.marker("init") {
+        eprintln!("xtask: board booted to init in {uptime} s (guest clock)");
+    }
+    if let Some(devices) = outcome.marker("devices") {
+        eprintln!("xtask: board devices: {devices}");
+    }
+    if let Some(failure) = outcome.marker("FAIL") {
+        let log = std::fs::read_to_string(share.join("camloop.log")).unwrap_or_default();
+        let last = log.lines().rev().take(5).collect::<Vec<_>>();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        bail!(
+            "on the board: {failure}; camloop said: {}",
+            last.join(" | ")
+        );
+    }
+    let connected: f64 = outcome
+        .marker("connected-after")
+        .context("the guest never reported Connected; see target/board-test/console.log")?
+        .parse()
+        .context("unreadable connected-after marker")?;
+    eprintln!("xtask: Call → Connected in {connected:.2} s on the board");
+    if connected > CONNECT_LIMIT_S {
+        bail!("Connected {connected:.1} s after Call; the limit is {CONNECT_LIMIT_S} s");
+    }
+    let path = share.join("stats.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no stats report from the board at {}", path.display()))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).context("unreadable stats report")?;
+    let (video, setup) = (&report["video"], &report["setup_ms"]);
+    eprintln!(
+        "xtask: board call: {} sent, {} decoded; setup ice {} ms, peer {} ms, first frame {} ms; latency p50 {} ms, p95 {} ms; PSNR {} dB; encode {} ms, decode {} ms",
+        video["sent"],
+        video["decoded"],
+        setup["ice_connected"],
+        setup["peer_connected"],
+        setup["first_frame"],
+        video["latency_ms"]["p50"],
+        video["latency_ms"]["p95"],
+        video["psnr_db"],
+        video["encode_ms_p50"],
+        video["decode_ms_p50"]
+    );
+    let (sent, decoded) = (
+        video["sent"].as_u64().unwrap_or(0),
+        video["decoded"].as_u64().unwrap_or(0),
+    );
+    if sent == 0 || (decoded as f64) < MIN_DECODED_SHARE * sent as f64 {
+        bail!(
+            "decoded {decoded} of {sent} frames sent; at least {:.0} % must arrive",
+            MIN_DECODED_SHARE * 100.0
+        );
+    }
+    if outcome.marker("exit") != Some("0") {
+        bail!(
+            "camloop did not exit 0 after quit (exit {:?})",
+            outcome.marker("exit")
+        );
+    }
+    Ok(())
+}

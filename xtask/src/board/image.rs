@@ -1,0 +1,370 @@
+//! What the emulated board boots: Debian's arm64 kernel and an initramfs (newc cpio) holding
+//! busybox, camloop, the shared libraries it links, the kernel modules in load order and `/init`.
+
+use crate::cross::Target;
+use crate::system::{output, run_with};
+use anyhow::{Context, Result, bail};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Modules the board needs, with their parameters; their dependencies are found and loaded first.
+const MODULES: &[(&str, &str)] = &[
+    ("virtio_mmio", ""),
+    ("9pnet_virtio", ""),
+    ("9p", ""),
+    // A webcam-like capture device (QEMU.md).
+    (
+        "vivid",
+        "n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0",
+    ),
+    ("snd-aloop", ""),
+    ("virtio-gpu", ""),
+];
+
+pub struct Kernel {
+    pub image: PathBuf,
+    modules: PathBuf,
+}
+
+/// Debian's current arm64 kernel: the metapackage names it; downloaded once into `cache`.
+pub fn kernel(cache: &Path) -> Result<Kernel> {
+    let depends = output("apt-cache", &["depends", "linux-image-arm64:arm64"]).context(
+        "apt-cache cannot resolve linux-image-arm64:arm64; is the arm64 architecture added?",
+    )?;
+    let package = depends
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Depends: "))
+        .map(|p| p.trim_end_matches(":arm64").to_owned())
+        .context("linux-image-arm64 depends on no kernel image")?;
+    let release = package.trim_start_matches("linux-image-").to_owned();
+    let root = cache.join(&package);
+    let image = root.join(format!("boot/vmlinuz-{release}"));
+    if !image.exists() {
+        let deb = download(cache, &format!("{package}:arm64"))?;
+        extract(&deb, &root)?;
+    }
+    eprintln!("xtask: kernel {release}");
+    // Debian's arm64 vmlinuz is already an uncompressed Image.
+    Ok(Kernel {
+        image,
+        modules: root.join(format!("lib/modules/{release}/kernel")),
+    })
+}
+
+/// `apt-get download` into `cache`, once; returns the .deb.
+fn download(cache: &Path, package: &str) -> Result<PathBuf> {
+    let name = package.split(':').next().unwrap_or(package);
+    let find = || -> Option<PathBuf> {
+        std::fs::read_dir(cache)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{name}_")) && n.ends_with(".deb"))
+            })
+    };
+    if let Some(deb) = find() {
+        return Ok(deb);
+    }
+    run_with(
+        Command::new("apt-get")
+            .arg("download")
+            .arg(package)
+            .current_dir(cache),
+    )?;
+    find().with_context(|| format!("apt-get download {package} left no .deb"))
+}
+
+fn extract(deb: &Path, into: &Path) -> Result<()> {
+    std::fs::create_dir_all(into)?;
+    run_with(Command::new("dpkg-deb").arg("-x").arg(deb).arg(into))
+}
+
+/// The `key=` field of a module's `.modinfo` section (null-separated `key=value` strings).
+fn modinfo(module: &[u8], key: &str) -> Option<String> {
+    let needle = format!("\0{key}=");
+    let at = module
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())?
+        + needle.len();
+    let end = module[at..].iter().position(|&b| b == 0)? + at;
+    Some(String::from_utf8_lossy(&module[at..end]).into_owned())
+}
+
+/// Module names use `-` and `_` interchangeably.
+fn normalize(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The `.ko` files for `MODULES` and their dependencies, dependencies first, with parameters.
+fn modules_in_order(kernel: &Kernel) -> Result<Vec<(PathBuf, String)>> {
+    let mut index = BTreeMap::new();
+    let mut stack = vec![kernel.modules.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".ko"))
+            {
+                index.insert(normalize(stem), path);
+            }
+        }
+    }
+    let mut ordered = Vec::new();
+    let mut seen = HashSet::new();
+    fn visit(
+        name: &str,
+        params: &str,
+        index: &BTreeMap<String, PathBuf>,
+        seen: &mut HashSet<String>,
+        ordered: &mut Vec<(PathBuf, String)>,
+    ) -> Result<()> {
+        let name = normalize(name);
+        if !seen.insert(name.clone()) {
+            return Ok(());
+        }
+        let path = index
+            .get(&name)
+            .with_context(|| format!("the kernel has no module {name}"))?;
+        let bytes = std::fs::read(path)?;
+        for dependency in modinfo(&bytes, "depends")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|d| !d.is_empty())
+        {
+            visit(dependency, "", index, seen, ordered)?;
+        }
+        ordered.push((path.clone(), params.to_owned()));
+        Ok(())
+    }
+    for (name, params) in MODULES {
+        visit(name, params, &index, &mut seen, &mut ordered)?;
+    }
+    Ok(ordered)
+}
+
+/// The shared libraries `binary` needs, found in the target's multiarch folders, recursively;
+/// (path on the host, path in the image). The program interpreter comes first.
+fn libraries(binary: &Path, target: &Target) -> Result<Vec<(PathBuf, String)>> {
+    let lib = target.multiarch_lib();
+    let folders = [
+        lib.clone(),
+        PathBuf::from("/lib").join(lib.file_name().context("multiarch path")?),
+    ];
+    let headers = output("readelf", &["-lW", binary.to_str().context("path")?])?;
+    let interpreter = headers
+        .lines()
+        .find_map(|l| l.split("Requesting program interpreter: ").nth(1))
+        .map(|i| i.trim_end_matches(']').to_owned())
+        .context("camloop has no program interpreter: not a dynamic executable?")?;
+    let interpreter_name = Path::new(&interpreter)
+        .file_name()
+        .context("interpreter")?
+        .to_owned();
+    let host_interpreter = folders
+        .iter()
+        .map(|f| f.join(&interpreter_name))
+        .find(|p| p.exists())
+        .with_context(|| {
+            format!(
+                "{} is not installed; install libc6:arm64",
+                interpreter_name.to_string_lossy()
+            )
+        })?;
+    let mut found = vec![(host_interpreter, interpreter)];
+    let mut pending = vec![binary.to_path_buf()];
+    let mut seen = HashSet::new();
+    while let Some(elf) = pending.pop() {
+        let dynamic = output("readelf", &["-dW", elf.to_str().context("path")?])?;
+        for needed in dynamic.lines().filter(|l| l.contains("(NEEDED)")) {
+            let Some(name) = needed
+                .split('[')
+                .nth(1)
+                .map(|n| n.trim_end_matches(']').to_owned())
+            else {
+                continue;
+            };
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let host = folders
+                .iter()
+                .map(|f| f.join(&name))
+                .find(|p| p.exists())
+                .with_context(|| {
+                    format!(
+                        "camloop needs {name}, which is not installed for {}",
+                        target.triple
+                    )
+                })?;
+            pending.push(host.clone());
+            found.push((host, format!("{}/{name}", lib.display())));
+        }
+    }
+    Ok(found)
+}
+
+/// Writes the initramfs: busybox, `/init`, camloop, its libraries, ALSA's configuration and the
+/// kernel modules with the order to load them in.
+pub fn initramfs(
+    path: &Path,
+    kernel: &Kernel,
+    binary: &Path,
+    target: &Target,
+    cache: &Path,
+) -> Result<()> {
+    let busybox_root = cache.join("busybox");
+    let busybox = busybox_root.join("bin/busybox");
+    if !busybox.exists() {
+        let deb = download(cache, "busybox-static:arm64")?;
+        extract(&deb, &busybox_root)?;
+    }
+    let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
+    for dir in [
+        "bin",
+        "sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "run",
+        "mnt",
+        "etc",
+        "lib",
+        "usr",
+        "usr/bin",
+        "usr/lib",
+        "usr/share",
+        "usr/share/alsa",
+        "modules",
+    ] {
+        cpio.dir(dir)?;
+    }
+    // The kernel opens the console before /init runs, so it must exist in the image.
+    cpio.char_device("dev/console", 5, 1)?;
+    cpio.file("bin/busybox", &std::fs::read(&busybox)?, 0o755)?;
+    cpio.file(
+        "init",
+        include_bytes!("../../../board/qemu-virt/init.sh"),
+        0o755,
+    )?;
+    cpio.file("usr/bin/camloop", &std::fs::read(binary)?, 0o755)?;
+    let mut made = HashSet::new();
+    for (host, guest) in libraries(binary, target)? {
+        let guest = guest.trim_start_matches('/').to_owned();
+        let mut parent = PathBuf::new();
+        for part in Path::new(&guest)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+        {
+            parent.push(part);
+            if made.insert(parent.clone()) {
+                cpio.dir(parent.to_str().context("path")?)?;
+            }
+        }
+        cpio.file(&guest, &std::fs::read(&host)?, 0o755)?;
+    }
+    if let Ok(alsa) = std::fs::read("/usr/share/alsa/alsa.conf") {
+        // Without it even hw: device names fail, with a misleading ENOENT.
+        cpio.file("usr/share/alsa/alsa.conf", &alsa, 0o644)?;
+    }
+    let mut order = String::new();
+    for (module, params) in modules_in_order(kernel)? {
+        let name = module
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("module name")?;
+        cpio.file(&format!("modules/{name}"), &std::fs::read(&module)?, 0o644)?;
+        order.push_str(&format!("{name} {params}\n"));
+    }
+    cpio.file("modules/order", order.as_bytes(), 0o644)?;
+    cpio.finish()
+}
+
+/// A newc ("070701") cpio archive, the format the kernel unpacks as its initramfs.
+struct Cpio<W: Write> {
+    out: W,
+    inode: u32,
+    written: usize,
+}
+
+impl<W: Write> Cpio<W> {
+    fn new(out: W) -> Self {
+        Cpio {
+            out,
+            inode: 1,
+            written: 0,
+        }
+    }
+
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<()> {
+        let name_len = name.len() + 1;
+        let fields = [
+            self.inode,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name_len as u32,
+            0,
+        ];
+        self.inode += 1;
+        let mut header = String::from("070701");
+        for field in fields {
+            header.push_str(&format!("{field:08x}"));
+        }
+        self.write(header.as_bytes())?;
+        self.write(name.as_bytes())?;
+        self.write(&[0])?;
+        self.pad()?;
+        self.write(data)?;
+        self.pad()
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len();
+        Ok(())
+    }
+
+    fn pad(&mut self) -> Result<()> {
+        let padding = (4 - self.written % 4) % 4;
+        self.write(&[0; 3][..padding])
+    }
+
+    fn dir(&mut self, name: &str) -> Result<()> {
+        self.entry(name, 0o040755, &[], (0, 0))
+    }
+
+    fn file(&mut self, name: &str, data: &[u8], permissions: u32) -> Result<()> {
+        if name.is_empty() || name.starts_with('/') {
+            bail!("bad path in the image: {name:?}");
+        }
+        self.entry(name, 0o100000 | permissions, data, (0, 0))
+    }
+
+    fn char_device(&mut self, name: &str, major: u32, minor: u32) -> Result<()> {
+        self.entry(name, 0o020600, &[], (major, minor))
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.entry("TRAILER!!!", 0, &[], (0, 0))?;
+        self.out.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! Cross builds with Debian's toolchains, reproducing what `Cross.toml` gives users of cross-rs:
+//! the same target libraries (read from `Cross.toml`), the linker and qemu-user runner of
+//! `.cargo/config.toml`, and pkg-config pointed at the target's libraries for that target only,
+//! so host build scripts are untouched.
+
+use crate::system::{install, output, run, run_with};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct Target {
+    pub triple: &'static str,
+    /// Debian's name for the architecture (`dpkg --add-architecture`).
+    deb_arch: &'static str,
+    /// The GNU triplet of Debian's cross toolchain and multiarch folders.
+    gnu: &'static str,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        triple: "aarch64-unknown-linux-gnu",
+        deb_arch: "arm64",
+        gnu: "aarch64-linux-gnu",
+    },
+    Target {
+        triple: "armv7-unknown-linux-gnueabihf",
+        deb_arch: "armhf",
+        gnu: "arm-linux-gnueabihf",
+    },
+];
+
+impl Target {
+    pub fn named(triple: &str) -> Result<&'static Target> {
+        TARGETS
+            .iter()
+            .find(|t| t.triple == triple)
+            .with_context(|| {
+                let known: Vec<&str> = TARGETS.iter().map(|t| t.triple).collect();
+                format!(
+                    "unknown target {triple}; camloop cross-builds for {}",
+                    known.join(", ")
+                )
+            })
+    }
+
+    pub fn binary(&self) -> PathBuf {
+        PathBuf::from(format!("target/{}/release/camloop", self.triple))
+    }
+
+    /// Where the target's shared libraries are installed (Debian multiarch).
+    pub fn multiarch_lib(&self) -> PathBuf {
+        PathBuf::from(format!("/usr/lib/{}", self.gnu))
+    }
+
+    /// cargo with the target's pkg-config variables set for this target only.
+    fn cargo(&self) -> Command {
+        let var = |name: &str| format!("{name}_{}", self.triple.replace('-', "_"));
+        let mut cargo = Command::new("cargo");
+        cargo.env(var("PKG_CONFIG_ALLOW_CROSS"), "1").env(
+            var("PKG_CONFIG_LIBDIR"),
+            format!("/usr/lib/{}/pkgconfig:/usr/share/pkgconfig", self.gnu),
+        );
+        cargo
+    }
+}
+
+/// The packages `Cross.toml` installs for `target`: (target libraries, host tools).
+fn cross_toml_packages(target: &Target) -> Result<(Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string("Cross.toml").context("reading Cross.toml")?;
+    let toml: toml::Table = text.parse().context("parsing Cross.toml")?;
+    let pre_build = toml
+        .get("target")
+        .and_then(|t| t.get(target.triple))
+        .and_then(|t| t.get("pre-build"))
+        .and_then(|p| p.as_array())
+        .with_context(|| format!("Cross.toml has no [target.{}] pre-build", target.triple))?;
+    let (mut libraries, mut tools) = (Vec::new(), Vec::new());
+    for command in pre_build.iter().filter_map(|c| c.as_str()) {
+        let Some((_, packages)) = command.split_once(" install ") else {
+            continue;
+        };
+        for word in packages.split_whitespace().filter(|w| !w.starts_with('-')) {
+            match word.strip_suffix(":$CROSS_DEB_ARCH") {
+                Some(library) => libraries.push(format!("{library}:{}", target.deb_arch)),
+                None => tools.push(word.to_owned()),
+            }
+        }
+    }
+    if libraries.is_empty() {
+        bail!(
+            "Cross.toml installs no target libraries for {}",
+            target.triple
+        );
+    }
+    Ok((libraries, tools))
+}
+
+/// The qemu-user runner `.cargo/config.toml` gives the target, as one command line.
+fn runner(target: &Target) -> Result<String> {
+    let text =
+        std::fs::read_to_string(".cargo/config.toml").context("reading .cargo/config.toml")?;
+    let toml: toml::Table = text.parse().context("parsing .cargo/config.toml")?;
+    let runner = toml
+        .get("target")
+        .and_then(|t| t.get(target.triple))
+        .and_then(|t| t.get("runner"))
+        .and_then(|r| r.as_array())
+        .with_context(|| format!(".cargo/config.toml has no runner for {}", target.triple))?;
+    let words: Vec<&str> = runner.iter().filter_map(|w| w.as_str()).collect();
+    Ok(words.join(" "))
+}
+
+/// Installs the toolchain, the target libraries and the rustup target.
+fn setup(target: &Target) -> Result<()> {
+    crate::system::host_deps()?;
+    let architectures = output("dpkg", &["--print-foreign-architectures"])?;
+    if !architectures.lines().any(|a| a.trim() == target.deb_arch) {
+        crate::system::as_root(&["dpkg", "--add-architecture", target.deb_arch])?;
+    }
+    let (libraries, tools) = cross_toml_packages(target)?;
+    let mut packages = libraries;
+    packages.extend(tools);
+    packages.extend([
+        format!("gcc-{}", target.gnu),
+        format!("g++-{}", target.gnu),
+        "qemu-user-static".into(),
+    ]);
+    install(&packages)?;
+    let targets = output("rustup", &["target", "list", "--installed"])?;
+    if !targets.lines().any(|t| t.trim() == target.triple) {
+        run("rustup", &["target", "add", target.triple])?;
+    }
+    Ok(())
+}
+
+/// A stripped release build of camloop for `target`; returns the binary's path.
+pub fn build(target: &Target) -> Result<PathBuf> {
+    setup(target)?;
+    run_with(target.cargo().args([
+        "build",
+        "--release",
+        "--bin",
+        "camloop",
+        "--target",
+        target.triple,
+    ]))?;
+    let binary = target.binary();
+    eprintln!(
+        "xtask: built {} ({} bytes)",
+        binary.display(),
+        std::fs::metadata(&binary)?.len()
+    );
+    Ok(binary)
+}
+
+/// The whole test suite built for `target` and run under qemu-user. Release profile: the same
+/// build the board test and the packages use, and fast enough under emulation.
+pub fn test(target: &Target) -> Result<()> {
+    setup(target)?;
+    // Tests that start the camloop binary themselves need the runner too (no binfmt here).
+    run_with(
+        target
+            .cargo()
+            .env("CAMLOOP_TEST_RUNNER", runner(target)?)
+            .args([
+                "test",
+                "--release",
+                "--package",
+                "camloop",
+                "--target",
+                target.triple,
+            ]),
+    )
+}
+
+pub fn sizes() -> Result<()> {
+    let mut found = false;
+    for target in TARGETS {
+        match std::fs::metadata(target.binary()) {
+            Ok(meta) => {
+                found = true;
+                println!(
+                    "{:<32} {:>6.2} MiB  {}",
+                    target.triple,
+                    meta.len() as f64 / 1048576.0,
+                    target.binary().display()
+                );
+            }
+            Err(_) => println!(
+                "{:<32} not built: cargo xtask cross --target {}",
+                target.triple, target.triple
+            ),
+        }
+    }
+    if !found {
+        bail!("no cross-built binary yet");
+    }
+    Ok(())
+}

@@ -285,7 +285,7 @@ impl CallReport {
     pub fn summary(&self) -> String {
         let or_dash = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
         format!(
-            "video {} sent, {} decoded, {:.1} fps, {:.0} kbit/s, latency p50 {} ms, PSNR {} dB; audio {} sent, {} played; cpu {:.2} s",
+            "video {} sent, {} decoded, {:.1} fps, {:.0} kbit/s, latency p50 {} ms, PSNR {} dB; audio {} sent, {} received, {} played; cpu {:.2} s",
             self.video.sent,
             self.video.decoded,
             self.video.fps,
@@ -293,6 +293,7 @@ impl CallReport {
             or_dash(self.video.latency_ms.p50),
             or_dash(self.video.psnr_db),
             self.audio.sent,
+            self.audio.received,
             self.audio.played,
             self.process.cpu_s,
         )

@@ -193,11 +193,7 @@ fn device_tree(work: &Path) -> Result<PathBuf> {
         "virt,dumpdtb=".to_owned() + dumped.to_str().context("path")?,
     ];
     dump.extend(MACHINE[2..].iter().map(|s| s.to_string()));
-    dump.extend([
-        "-nographic".into(),
-        "-global".into(),
-        "virtio-mmio.force-legacy=false".into(),
-    ]);
+    dump.extend(["-nographic", "-nic", "none"].map(String::from));
     run(
         "qemu-system-aarch64",
         &dump.iter().map(String::as_str).collect::<Vec<_>>(),

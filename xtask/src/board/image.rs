@@ -155,9 +155,12 @@ fn modules_in_order(kernel: &Kernel) -> Result<Vec<(PathBuf, String)>> {
 /// (path on the host, path in the image). The program interpreter comes first.
 fn libraries(binary: &Path, target: &Target) -> Result<Vec<(PathBuf, String)>> {
     let lib = target.multiarch_lib();
+    let gnu = lib.file_name().context("multiarch path")?;
+    // Multiarch packages first, then the cross toolchain's own runtime (libstdc++, libgcc_s).
     let folders = [
         lib.clone(),
-        PathBuf::from("/lib").join(lib.file_name().context("multiarch path")?),
+        PathBuf::from("/lib").join(gnu),
+        PathBuf::from("/usr").join(gnu).join("lib"),
     ];
     let headers = output("readelf", &["-lW", binary.to_str().context("path")?])?;
     let interpreter = headers

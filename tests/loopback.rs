@@ -303,3 +303,71 @@ fn sigterm_during_a_call_hangs_up_and_exits_0_within_a_second() {
         "exit 0 within 1 s of SIGTERM"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyframe_request_from_pc2_reaches_pc1() {
+    use camloop::camera::pattern::Pattern;
+    use camloop::media::frame::Frame;
+    use camloop::media::h264::{EncoderSettings, H264Encoder};
+    use camloop::rtc::{Inbound, LoopbackPeers, PeerNote};
+
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
+    let (video, video_in) = std::sync::mpsc::sync_channel(1024);
+    let (audio, _audio_in) = std::sync::mpsc::sync_channel(1024);
+    let peers = LoopbackPeers::connect(notes, Inbound { video, audio }, "test pattern")
+        .await
+        .unwrap();
+    let connected = tokio::time::timeout(CONNECT, async {
+        while let Some(note) = noted.recv().await {
+            if note == PeerNote::Connected {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(connected.await.unwrap(), "both connections connect");
+
+    // pc2 learns of the video track from its first packets; then it can ask for a keyframe.
+    let settings = EncoderSettings {
+        width: 160,
+        height: 120,
+        fps: 15,
+        bitrate_kbps: 200,
+        keyframe_interval_s: 60,
+    };
+    let mut encoder = H264Encoder::new(&settings).unwrap();
+    let pattern = Pattern {
+        width: 160,
+        height: 120,
+    };
+    let until = Instant::now() + CONNECT;
+    let mut id = 0;
+    while video_in.try_recv().is_err() {
+        assert!(Instant::now() < until, "video reaches pc2");
+        let frame = Frame {
+            id,
+            captured: Instant::now(),
+            width: 160,
+            height: 120,
+            data: pattern.render(id),
+        };
+        if let Some(encoded) = encoder.encode(&frame).unwrap() {
+            peers
+                .send_video(encoded.data.into(), Duration::from_millis(66))
+                .await
+                .unwrap();
+        }
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(66)).await;
+    }
+    assert!(!peers.take_keyframe_request(), "no request before pc2 asks");
+    peers.request_keyframe().await.unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !peers.take_keyframe_request() {
+        assert!(Instant::now() < until, "the PLI reaches pc1 within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    peers.close().await;
+    assert!(udp_sockets("self").is_empty());
+}

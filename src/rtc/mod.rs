@@ -196,7 +196,7 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        trace::debug(&format!("{} connection state: {state}", self.side));
+        trace::info(&format!("{} connection state: {state}", self.side));
         match state {
             RTCPeerConnectionState::Connected => {
                 let both = {

@@ -6,37 +6,37 @@
 //! the media is DTLS-SRTP over real UDP sockets.
 
 mod keyframe;
+mod peer;
+
+use peer::{
+    H264_PAYLOAD_TYPE, Handler, OPUS_PAYLOAD_TYPE, build_peer, h264_codec, hand_over_candidates,
+    offer_answer, opus_codec,
+};
 pub mod sockets;
 
 use crate::trace;
 use bytes::Bytes;
-use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Slot;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCIceCandidateInit, RTCIceConnectionState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
-    register_default_interceptors,
-};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
 pub use rtc::rtp::Packet as RtpPacket;
+
+/// How long a hangup waits for the connections' sockets to be released.
+const SOCKET_RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 #[error("peer connection: {0}")]
@@ -77,177 +77,6 @@ pub enum PeerNote {
 pub struct Inbound {
     pub video: std::sync::mpsc::SyncSender<RtpPacket>,
     pub audio: std::sync::mpsc::SyncSender<RtpPacket>,
-}
-
-const H264_PAYLOAD_TYPE: u8 = 102;
-/// How long a hangup waits for the connections' sockets to be released.
-const SOCKET_RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
-const OPUS_PAYLOAD_TYPE: u8 = 111;
-
-fn h264_codec() -> RTCRtpCodec {
-    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
-        typ: typ.into(),
-        parameter: parameter.into(),
-    };
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.into(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-            .into(),
-        rtcp_feedback: vec![
-            feedback("nack", ""),
-            feedback("nack", "pli"),
-            feedback("ccm", "fir"),
-        ],
-    }
-}
-
-fn opus_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.into(),
-        clock_rate: 48_000,
-        channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
-        rtcp_feedback: vec![],
-    }
-}
-
-async fn build_peer(
-    side: Side,
-    handler: Arc<Handler>,
-) -> Result<Arc<dyn PeerConnection>, PeerError> {
-    let mut media_engine = MediaEngine::default();
-    for (codec, payload_type, kind) in [
-        (h264_codec(), H264_PAYLOAD_TYPE, RtpCodecKind::Video),
-        (opus_codec(), OPUS_PAYLOAD_TYPE, RtpCodecKind::Audio),
-    ] {
-        let parameters = RTCRtpCodecParameters {
-            rtp_codec: codec,
-            payload_type,
-        };
-        media_engine
-            .register_codec(parameters, kind)
-            .map_err(|e| PeerError(format!("registering a codec: {e}")))?;
-    }
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
-        .map_err(|e| PeerError(format!("interceptors: {e}")))?;
-    // Last in the chain, so the NACK and report interceptors see all RTCP first.
-    let registry = registry.with(
-        Slot::from(14_000),
-        keyframe::KeyframeRequestForwarder::default(),
-    );
-    // The default ICE check interval (200 ms) makes setup take ~400 ms on loopback; 20 ms
-    // brings it to tens of milliseconds. No mDNS: it would open port 5353 on every interface.
-    let settings = SettingEngineBuilder::new()
-        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-        .with_ice_connection_attempts(Some(Duration::from_millis(20)), None)
-        .with_include_loopback_candidate(true)
-        .build();
-    let pc = PeerConnectionBuilder::new()
-        .with_media_engine(media_engine)
-        .with_interceptor_registry(registry)
-        .with_setting_engine(settings)
-        .with_handler(handler)
-        .with_udp_addrs(vec!["127.0.0.1:0"])
-        .build()
-        .await
-        .map_err(peer_error("creating the connection"))?;
-    trace::info(&format!(
-        "Created {} peer connection object {side}",
-        match side {
-            Side::Pc1 => "local",
-            Side::Pc2 => "remote",
-        }
-    ));
-    Ok(Arc::new(pc))
-}
-
-struct Handler {
-    side: Side,
-    candidates: UnboundedSender<(Side, RTCIceCandidateInit)>,
-    notes: UnboundedSender<PeerNote>,
-    connected: Arc<Mutex<[bool; 2]>>,
-    /// pc2 only: where received media goes.
-    inbound: Option<Inbound>,
-    /// pc2 only: the received video track, for keyframe requests.
-    video_track: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        match event.candidate.to_json() {
-            Ok(init) => {
-                trace::debug(&format!("{} ICE candidate: {}", self.side, init.candidate));
-                let _ = self.candidates.send((self.side, init));
-            }
-            Err(e) => trace::info(&format!("{} ICE candidate unusable: {e}", self.side)),
-        }
-    }
-
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        let _ = self
-            .notes
-            .send(PeerNote::IceState(self.side, state.to_string()));
-        if state == RTCIceConnectionState::Connected && self.side == Side::Pc1 {
-            let _ = self.notes.send(PeerNote::IceConnected);
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        trace::info(&format!("{} connection state: {state}", self.side));
-        match state {
-            RTCPeerConnectionState::Connected => {
-                let both = {
-                    let mut connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
-                    connected[self.side as usize] = true;
-                    connected[0] && connected[1]
-                };
-                if both {
-                    let _ = self.notes.send(PeerNote::Connected);
-                }
-            }
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected => {
-                let _ = self.notes.send(PeerNote::Failed(format!(
-                    "{} connection {state}",
-                    self.side
-                )));
-            }
-            _ => {}
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some(inbound) = self.inbound.clone() else {
-            return;
-        };
-        let kind = track.kind().await;
-        trace::info(&format!("{} received remote {kind} track", self.side));
-        let forward_to = match kind {
-            RtpCodecKind::Video => {
-                *self.video_track.lock().unwrap_or_else(|e| e.into_inner()) = Some(track.clone());
-                inbound.video
-            }
-            _ => inbound.audio,
-        };
-        tokio::spawn(async move {
-            while let Some(event) = track.poll().await {
-                match event {
-                    // A full hand-over queue means the decoder is behind: drop, never wait.
-                    TrackRemoteEvent::OnRtpPacket(packet) => {
-                        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) =
-                            forward_to.try_send(packet)
-                        {
-                            break;
-                        }
-                    }
-                    TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-                    _ => {}
-                }
-            }
-        });
-    }
 }
 
 /// The two connected peer connections of one call, and pc1's outgoing tracks.
@@ -494,60 +323,6 @@ fn media_track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStream
             ..Default::default()
         }],
     )
-}
-
-async fn offer_answer(
-    pc1: &Arc<dyn PeerConnection>,
-    pc2: &Arc<dyn PeerConnection>,
-) -> Result<(), PeerError> {
-    trace::info("pc1 createOffer start");
-    let offer = pc1
-        .create_offer(None)
-        .await
-        .map_err(peer_error("pc1 createOffer"))?;
-    trace::debug(&format!("Offer from pc1\n{}", offer.sdp));
-    trace::info("pc1 setLocalDescription start");
-    pc1.set_local_description(offer.clone())
-        .await
-        .map_err(peer_error("pc1 setLocalDescription"))?;
-    trace::info("pc2 setRemoteDescription start");
-    pc2.set_remote_description(offer)
-        .await
-        .map_err(peer_error("pc2 setRemoteDescription"))?;
-    trace::info("pc2 createAnswer start");
-    let answer = pc2
-        .create_answer(None)
-        .await
-        .map_err(peer_error("pc2 createAnswer"))?;
-    trace::debug(&format!("Answer from pc2:\n{}", answer.sdp));
-    trace::info("pc2 setLocalDescription start");
-    pc2.set_local_description(answer.clone())
-        .await
-        .map_err(peer_error("pc2 setLocalDescription"))?;
-    trace::info("pc1 setRemoteDescription start");
-    pc1.set_remote_description(answer)
-        .await
-        .map_err(peer_error("pc1 setRemoteDescription"))?;
-    trace::info("setRemoteDescription complete on both");
-    Ok(())
-}
-
-/// Hands each candidate to the other connection; both descriptions are set before this runs.
-async fn hand_over_candidates(
-    pc1: Arc<dyn PeerConnection>,
-    pc2: Arc<dyn PeerConnection>,
-    mut candidates: UnboundedReceiver<(Side, RTCIceCandidateInit)>,
-) {
-    while let Some((from, candidate)) = candidates.recv().await {
-        let (to, other) = match from {
-            Side::Pc1 => (&pc2, Side::Pc2),
-            Side::Pc2 => (&pc1, Side::Pc1),
-        };
-        match to.add_ice_candidate(candidate).await {
-            Ok(()) => trace::debug(&format!("{other} addIceCandidate success")),
-            Err(e) => trace::info(&format!("{other} failed to add ICE Candidate: {e}")),
-        }
-    }
 }
 
 /// Raises the flag the encoder reads whenever pc2 asks for a keyframe.

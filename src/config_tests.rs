@@ -1,0 +1,69 @@
+use super::*;
+
+fn error(text: &str) -> String {
+    Config::parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn an_empty_file_gives_the_defaults() {
+    let config = Config::parse("").unwrap();
+    assert_eq!(config, Config::default());
+    assert_eq!(
+        (config.camera.width, config.camera.height, config.camera.fps),
+        (640, 480, 30)
+    );
+    assert_eq!(config.audio.tone_hz, 440);
+    assert_eq!(config.call.connect_timeout, Duration::from_secs(10));
+    assert_eq!(config.stats.interval, Duration::from_secs(5));
+}
+
+#[test]
+fn values_are_read_into_their_types() {
+    let config = Config::parse(
+        "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[output]\nvideo = \"y4m:/tmp/v.y4m\"\naudio = \"none\"\n[stats]\nreport = \"/tmp/s.json\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (config.camera.width, config.camera.height, config.camera.fps),
+        (320, 240, 15)
+    );
+    assert_eq!(config.output.video, VideoOutput::Y4m("/tmp/v.y4m".into()));
+    assert_eq!(config.output.audio, AudioOutput::None);
+    assert_eq!(config.stats.report, Some("/tmp/s.json".into()));
+}
+
+#[test]
+fn errors_name_the_key_the_value_and_what_is_allowed() {
+    assert_eq!(
+        error("[camera]\nwidth = \"wide\"\n"),
+        "config error: camera.width = \"wide\": expected a whole number from 16 to 4096"
+    );
+    assert_eq!(
+        error("[camera]\nwidth = 641\n"),
+        "config error: camera.width = 641: expected an even whole number from 16 to 4096 (I420 needs even sizes)"
+    );
+    assert_eq!(
+        error("[camera]\nsource = \"webcam\"\n"),
+        "config error: camera.source = \"webcam\": expected one of \"pattern\""
+    );
+    assert_eq!(
+        error("[output]\nvideo = \"y4m:\"\n"),
+        "config error: output.video = \"y4m:\": expected \"y4m:PATH\" or \"none\""
+    );
+    assert_eq!(
+        error("[camera]\nwidht = 320\n"),
+        "config error: camera.widht: unknown key; known keys in [camera] are source, width, height, fps"
+    );
+    assert!(error("[cam]\n").starts_with("config error: [cam]: unknown section"));
+    assert_eq!(
+        error("[audio]\nenabled = 1\n"),
+        "config error: audio.enabled = 1: expected true or false"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_one_line_with_its_position() {
+    let e = error("[camera]\nwidth = = 3\n");
+    assert!(e.starts_with("config error: line 2, column 9: "), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+}

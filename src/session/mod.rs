@@ -1,0 +1,247 @@
+//! One call's media path, from Call to Hangup:
+//!
+//! ```text
+//! camera queue → encoder thread (OpenH264) → pc1 video ─┐
+//! mic queue    → encoder thread (Opus)     → pc1 audio ─┤ RTP/SRTP over UDP 127.0.0.1
+//!                 display ← decoder thread (H.264) ← pc2 ┤
+//!                 speaker ← decoder thread (Opus)  ← pc2 ┘
+//! ```
+//!
+//! Each frame's capture instant goes into a ledger keyed by the frame id (the test pattern
+//! draws it into the picture) or the RTP timestamp (audio), so the loop latency of every frame
+//! is exact. Everything the session starts, it stops and joins in [`CallSession::stop`].
+
+mod ledger;
+mod receive;
+mod send;
+
+use crate::audio::AudioSink;
+use crate::audio::wav::WavSink;
+use crate::capture::LocalStream;
+use crate::config::{AudioOutput, Config, VideoOutput};
+use crate::display::VideoSink;
+use crate::display::y4m::Y4mSink;
+use crate::media::frame::{AudioBlock, Frame, SAMPLES_PER_BLOCK};
+use crate::media::h264::EncoderSettings;
+use crate::media::queue::{DropOldest, QueueCounts};
+use crate::rtc::{Inbound, LoopbackPeers, PeerNote};
+use crate::stats::{CallMeter, CallReport, OutsideCounts};
+use crate::trace;
+use ledger::Ledger;
+use receive::{decode_audio, decode_video};
+use send::{encode_audio, encode_video};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often idle media threads look at the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+/// How often the encoders look whether media may flow yet.
+const WAITING_POLL: Duration = Duration::from_millis(2);
+/// Packets pc2 may hold for a decoder that is behind before it drops them.
+const INBOUND_QUEUE: usize = 1024;
+/// A receiver asks for at most one keyframe per this interval.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What a session tells the daemon besides what the peer connections report.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionNote {
+    FirstRemoteFrame,
+    Failed(String),
+}
+
+pub type Notify = Arc<dyn Fn(SessionNote) + Send + Sync>;
+
+pub struct CallSession {
+    peers: Arc<LoopbackPeers>,
+    meter: Arc<CallMeter>,
+    flowing: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    video_counts: QueueCounts,
+    audio_counts: Option<QueueCounts>,
+    local: LocalQueues,
+}
+
+#[derive(Clone)]
+struct LocalQueues {
+    video: Arc<DropOldest<Frame>>,
+    audio: Option<Arc<DropOldest<AudioBlock>>>,
+}
+
+/// Everything the media threads of one call share.
+#[derive(Clone)]
+struct Shared {
+    peers: Arc<LoopbackPeers>,
+    meter: Arc<CallMeter>,
+    flowing: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    notify: Notify,
+    runtime: Handle,
+}
+
+impl Shared {
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+impl CallSession {
+    /// Opens the outputs, creates both peer connections and starts the media threads. Media
+    /// flows once [`CallSession::peers_connected`] is called.
+    pub async fn start(
+        config: &Config,
+        local: &LocalStream,
+        notes: UnboundedSender<PeerNote>,
+        notify: Notify,
+    ) -> Result<CallSession, String> {
+        let started = Instant::now();
+        let video_sink: Option<Box<dyn VideoSink>> = match &config.output.video {
+            VideoOutput::Y4m(path) => Some(Box::new(
+                Y4mSink::create(path, local.fps).map_err(|e| e.to_string())?,
+            )),
+            VideoOutput::None => None,
+        };
+        let audio_sink: Option<Box<dyn AudioSink>> = match &config.output.audio {
+            AudioOutput::Wav(path) => {
+                Some(Box::new(WavSink::create(path).map_err(|e| e.to_string())?))
+            }
+            AudioOutput::None => None,
+        };
+        trace::info(&format!("Using {}", local.description));
+
+        let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);
+        let (audio_in, audio_rx) = sync_channel(INBOUND_QUEUE);
+        let inbound = Inbound {
+            video: video_in,
+            audio: audio_in,
+        };
+        let peers = Arc::new(
+            LoopbackPeers::connect(notes, inbound, &local.description)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let shared = Shared {
+            peers: peers.clone(),
+            meter: Arc::new(CallMeter::new(started)),
+            flowing: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            notify,
+            runtime: Handle::current(),
+        };
+        local.video.clear();
+        if let Some(audio) = &local.audio {
+            audio.clear();
+        }
+        let video_ledger = Arc::new(Ledger::new(1));
+        let audio_ledger = Arc::new(Ledger::new(SAMPLES_PER_BLOCK as u32));
+        let encoder_settings = EncoderSettings {
+            width: config.camera.width as usize,
+            height: config.camera.height as usize,
+            fps: config.camera.fps,
+            bitrate_kbps: config.video.bitrate_kbps,
+            keyframe_interval_s: config.video.keyframe_interval_s,
+        };
+
+        let mut threads = Vec::new();
+        let spawn_all = || -> Result<(), String> {
+            let (s, q, l) = (shared.clone(), local.video.clone(), video_ledger.clone());
+            threads.push(spawn("video encoder", move || {
+                encode_video(s, q, l, encoder_settings)
+            })?);
+            let (s, l, reference) = (shared.clone(), video_ledger.clone(), local.reference);
+            threads.push(spawn("video decoder", move || {
+                decode_video(s, video_rx, l, reference, video_sink)
+            })?);
+            if let Some(queue) = &local.audio {
+                let (s, q, l) = (shared.clone(), queue.clone(), audio_ledger.clone());
+                threads.push(spawn("audio encoder", move || encode_audio(s, q, l))?);
+            }
+            let (s, l) = (shared.clone(), audio_ledger.clone());
+            threads.push(spawn("audio decoder", move || {
+                decode_audio(s, audio_rx, l, audio_sink)
+            })?);
+            Ok(())
+        };
+        let spawned = spawn_all();
+        let session = CallSession {
+            peers,
+            meter: shared.meter.clone(),
+            flowing: shared.flowing.clone(),
+            stop: shared.stop.clone(),
+            threads,
+            video_counts: local.video.counts(),
+            audio_counts: local.audio.as_ref().map(|a| a.counts()),
+            local: LocalQueues {
+                video: local.video.clone(),
+                audio: local.audio.clone(),
+            },
+        };
+        match spawned {
+            Ok(()) => Ok(session),
+            Err(e) => {
+                session.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn ice_connected(&self) {
+        self.meter.ice_connected(Instant::now());
+    }
+
+    /// Both connections are up: the encoders start, beginning with a keyframe.
+    pub fn peers_connected(&self) {
+        self.meter.peer_connected(Instant::now());
+        self.flowing.store(true, Ordering::Relaxed);
+    }
+
+    /// The report so far, with the wire's figures.
+    pub async fn report(&self) -> CallReport {
+        let wire = self.peers.wire_stats().await;
+        let counted = |now: QueueCounts, then: QueueCounts| {
+            (now.pushed - then.pushed, now.dropped - then.dropped)
+        };
+        let (video_captured, video_dropped) = counted(self.local.video.counts(), self.video_counts);
+        let audio_captured = match (&self.local.audio, self.audio_counts) {
+            (Some(queue), Some(then)) => counted(queue.counts(), then).0,
+            _ => 0,
+        };
+        self.meter.report(
+            Instant::now(),
+            OutsideCounts {
+                video_captured,
+                video_dropped,
+                audio_captured,
+                wire,
+            },
+        )
+    }
+
+    /// Stops the media threads, closes both connections and returns the call's report.
+    pub async fn stop(mut self) -> CallReport {
+        self.stop.store(true, Ordering::Relaxed);
+        let threads = std::mem::take(&mut self.threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+        // After the threads, so the report counts every frame they handled.
+        let report = self.report().await;
+        self.peers.close().await;
+        report
+    }
+}

@@ -64,18 +64,26 @@ impl Target {
     }
 }
 
-/// The packages `Cross.toml` installs for `target`: (target libraries, host tools).
-fn cross_toml_packages(target: &Target) -> Result<(Vec<String>, Vec<String>)> {
-    let text = std::fs::read_to_string("Cross.toml").context("reading Cross.toml")?;
-    let toml: toml::Table = text.parse().context("parsing Cross.toml")?;
-    let pre_build = toml
+/// The array of strings at `[target.<triple>] key` in the TOML file `path`.
+fn target_setting(path: &str, target: &Target, key: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let toml: toml::Table = text.parse().with_context(|| format!("parsing {path}"))?;
+    let values = toml
         .get("target")
         .and_then(|t| t.get(target.triple))
-        .and_then(|t| t.get("pre-build"))
+        .and_then(|t| t.get(key))
         .and_then(|p| p.as_array())
-        .with_context(|| format!("Cross.toml has no [target.{}] pre-build", target.triple))?;
+        .with_context(|| format!("{path} has no [target.{}] {key}", target.triple))?;
+    Ok(values
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect())
+}
+
+/// The packages `Cross.toml` installs for `target`: (target libraries, host tools).
+fn cross_toml_packages(target: &Target) -> Result<(Vec<String>, Vec<String>)> {
     let (mut libraries, mut tools) = (Vec::new(), Vec::new());
-    for command in pre_build.iter().filter_map(|c| c.as_str()) {
+    for command in target_setting("Cross.toml", target, "pre-build")? {
         let Some((_, packages)) = command.split_once(" install ") else {
             continue;
         };
@@ -97,17 +105,7 @@ fn cross_toml_packages(target: &Target) -> Result<(Vec<String>, Vec<String>)> {
 
 /// The qemu-user runner `.cargo/config.toml` gives the target, as one command line.
 fn runner(target: &Target) -> Result<String> {
-    let text =
-        std::fs::read_to_string(".cargo/config.toml").context("reading .cargo/config.toml")?;
-    let toml: toml::Table = text.parse().context("parsing .cargo/config.toml")?;
-    let runner = toml
-        .get("target")
-        .and_then(|t| t.get(target.triple))
-        .and_then(|t| t.get("runner"))
-        .and_then(|r| r.as_array())
-        .with_context(|| format!(".cargo/config.toml has no runner for {}", target.triple))?;
-    let words: Vec<&str> = runner.iter().filter_map(|w| w.as_str()).collect();
-    Ok(words.join(" "))
+    Ok(target_setting(".cargo/config.toml", target, "runner")?.join(" "))
 }
 
 /// Installs the toolchain, the target libraries and the rustup target.

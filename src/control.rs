@@ -125,6 +125,12 @@ pub async fn send(path: &Path, command: &str) -> Result<String, ControlError> {
         .await
         .map_err(io)?;
     let answer = answer.trim().to_owned();
+    if answer.is_empty() {
+        return Err(ControlError::Refused {
+            path: path.to_owned(),
+            answer: "nothing (it closed the connection; did it exit?)".into(),
+        });
+    }
     if answer.contains("\"error\"") {
         return Err(ControlError::Refused {
             path: path.to_owned(),

@@ -199,12 +199,19 @@ fn ctl(socket: &Path, command: &str) -> serde_json::Value {
         .args(["ctl", "--socket", socket.to_str().unwrap(), command])
         .output()
         .unwrap();
+    // The daemon's log sits beside its socket: show it with any failure.
+    let log = std::fs::read_to_string(socket.with_file_name("camloop.log")).unwrap_or_default();
     assert!(
         output.status.success(),
-        "ctl {command}: {}",
+        "ctl {command}: {}\ndaemon log:\n{log}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ctl {command} answered {:?}: {e}\ndaemon log:\n{log}",
+            output.stdout
+        )
+    })
 }
 
 fn wait_for_state(socket: &Path, state: &str, timeout: Duration) -> serde_json::Value {
@@ -235,7 +242,7 @@ fn start_daemon(dir: &Path) -> (std::process::Child, PathBuf) {
     let child = common::camloop_command()
         .args(["run", "--config", config.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("camloop.log")).unwrap())
         .spawn()
         .unwrap();
     let until = Instant::now() + READY;

@@ -76,18 +76,19 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
     if BufReader::new(read).read_line(&mut line).await.is_err() {
         return;
     }
-    let event = match line.trim() {
-        "call" => Some(Event::CallPressed),
-        "hangup" => Some(Event::HangupPressed),
-        "quit" => Some(Event::Shutdown),
-        "status" => None,
+    // `quit` is answered before it is carried out: once the daemon stops, nobody would answer.
+    let (before, after) = match line.trim() {
+        "call" => (Some(Event::CallPressed), None),
+        "hangup" => (Some(Event::HangupPressed), None),
+        "quit" => (None, Some(Event::Shutdown)),
+        "status" => (None, None),
         other => {
             let reply = serde_json::json!({ "error": format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", ")) });
             let _ = write.write_all(format!("{reply}\n").as_bytes()).await;
             return;
         }
     };
-    if let Some(event) = event {
+    if let Some(event) = before {
         let _ = inputs.send(Input::Event(event));
     }
     // Inputs are handled in order, so this status reflects the command just sent.
@@ -97,10 +98,17 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
         Err(_) => None,
     };
     let json = match reply {
-        Some(status) => serde_json::to_string(&status).unwrap_or_default(),
-        None => serde_json::json!({ "state": "stopped" }).to_string(),
+        Some(status) if after.is_some() => serde_json::to_string(&status.stopping()),
+        Some(status) => serde_json::to_string(&status),
+        None => Ok(serde_json::json!({ "state": "stopped" }).to_string()),
     };
-    let _ = write.write_all(format!("{json}\n").as_bytes()).await;
+    let _ = write
+        .write_all(format!("{}\n", json.unwrap_or_default()).as_bytes())
+        .await;
+    let _ = write.shutdown().await;
+    if let Some(event) = after {
+        let _ = inputs.send(Input::Event(event));
+    }
 }
 
 /// Sends one command and returns the daemon's one-line answer.

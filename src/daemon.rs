@@ -39,6 +39,20 @@ pub struct Status {
     pub last_call: Option<CallReport>,
 }
 
+impl Status {
+    /// This status as it will be once a shutdown under way has taken effect.
+    pub fn stopping(self) -> Status {
+        let stopping = State::Stopping;
+        Status {
+            state: stopping.name(),
+            call_enabled: stopping.call_enabled(),
+            hangup_enabled: stopping.hangup_enabled(),
+            led: stopping.led(),
+            ..self
+        }
+    }
+}
+
 /// A running daemon: send it inputs, watch its state, await its end.
 pub struct DaemonHandle {
     pub inputs: UnboundedSender<Input>,

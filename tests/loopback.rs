@@ -287,7 +287,11 @@ fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
         dir.join("stats.json").exists(),
         "the report is written at hangup"
     );
-    ctl(&socket, "quit");
+    let quit = ctl(&socket, "quit");
+    assert_eq!(
+        quit["state"], "stopping",
+        "quit is answered before it is carried out: {quit}"
+    );
     let exit = wait_exit(&mut child, Duration::from_secs(5));
     assert_eq!(exit.map(|s| s.code()), Some(Some(0)));
     assert!(!socket.exists(), "the socket file is removed at exit");

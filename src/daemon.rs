@@ -99,7 +99,6 @@ pub fn spawn(config: Config) -> DaemonHandle {
         session: None,
         calls: 0,
         last_report: None,
-        led: LedPattern::Off,
         next_summary: Instant::now(),
     };
     let done = tokio::spawn(daemon.run(rx));
@@ -118,7 +117,6 @@ struct Daemon {
     session: Option<CallSession>,
     calls: u64,
     last_report: Option<CallReport>,
-    led: LedPattern,
     /// When the next one-line summary is due while connected.
     next_summary: Instant,
 }
@@ -129,7 +127,6 @@ impl Daemon {
         let (mut call, commands) = Call::start(self.config.call.connect_timeout);
         self.execute(commands).await;
         loop {
-            let now = Instant::now();
             let deadline = call.deadline().map(|d| started + d);
             let summary_due = (call.state() == State::Connected).then_some(self.next_summary);
             let wake = deadline.into_iter().chain(summary_due).min();
@@ -138,6 +135,7 @@ impl Daemon {
                 () = sleep_until(wake) => Some(Input::Event(Event::Tick)),
             };
             let Some(input) = input else { break };
+            let now = Instant::now();
             let event = match input {
                 Input::Event(event) => event,
                 Input::Status(reply) => {
@@ -212,10 +210,9 @@ impl Daemon {
         for command in commands {
             match command {
                 Command::Trace(text) => trace::info(&text),
-                Command::SetLed(pattern) => {
-                    self.led = pattern;
-                    log::debug!("LED {pattern:?}");
-                }
+                // The board's LED comes with its GPIO lines; until then the pattern is in the
+                // status (`led`) and here.
+                Command::SetLed(pattern) => log::debug!("LED {pattern:?}"),
                 Command::StartMedia => self.start_media(),
                 Command::ConnectPeers => self.connect_peers().await,
                 Command::ClosePeers => self.close_peers().await,

@@ -232,7 +232,7 @@ impl Call {
                 Some(State::Connected)
             }
             (State::Connecting { .. } | State::Connected, Event::PeerFailed(why)) => {
-                trace(out, format!("Peer connection failed: {why}"));
+                trace(out, format!("Call failed: {why}"));
                 Some(State::Error(Failure::Peers))
             }
             (State::Connecting { deadline }, Event::Tick) if now >= deadline => {

@@ -139,7 +139,9 @@ pub async fn send(path: &Path, command: &str) -> Result<String, ControlError> {
             answer: "nothing (it closed the connection; did it exit?)".into(),
         });
     }
-    if answer.contains("\"error\"") {
+    let refused = serde_json::from_str::<serde_json::Value>(&answer)
+        .map_or(true, |v| v.get("error").is_some());
+    if refused {
         return Err(ControlError::Refused {
             path: path.to_owned(),
             answer,

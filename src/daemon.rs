@@ -36,6 +36,8 @@ pub struct Status {
     pub led: LedPattern,
     /// Calls made since start.
     pub calls: u64,
+    /// Why the most recent failure happened (media or call), if one did.
+    pub last_error: Option<String>,
     pub last_call: Option<CallReport>,
 }
 
@@ -99,6 +101,7 @@ pub fn spawn(config: Config) -> DaemonHandle {
         session: None,
         calls: 0,
         last_report: None,
+        last_error: None,
         next_summary: Instant::now(),
     };
     let done = tokio::spawn(daemon.run(rx));
@@ -117,6 +120,7 @@ struct Daemon {
     session: Option<CallSession>,
     calls: u64,
     last_report: Option<CallReport>,
+    last_error: Option<String>,
     /// When the next one-line summary is due while connected.
     next_summary: Instant,
 }
@@ -162,6 +166,9 @@ impl Daemon {
                 }
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
+            if let Event::MediaFailed(why) | Event::PeerFailed(why) = &event {
+                self.last_error = Some(why.clone());
+            }
             let commands = call.handle(now.duration_since(started), event);
             let exit = self.execute(commands).await;
             // Published once the commands are carried out: whoever sees Ready may rely on the
@@ -200,6 +207,7 @@ impl Daemon {
             hangup_enabled: state.hangup_enabled(),
             led: state.led(),
             calls: self.calls,
+            last_error: self.last_error.clone(),
             last_call: self.last_report.clone(),
         }
     }

@@ -226,14 +226,14 @@ fn wait_for_state(socket: &Path, state: &str, timeout: Duration) -> serde_json::
     }
 }
 
-/// A `camloop run` daemon with a control socket in `dir`.
-fn start_daemon(dir: &Path) -> (std::process::Child, PathBuf) {
+/// A `camloop run` daemon with a control socket in `dir`; `output` is its `[output]` section.
+fn start_daemon(dir: &Path, output: &str) -> (std::process::Child, PathBuf) {
     let socket = dir.join("control.sock");
     let config = dir.join("camloop.toml");
     std::fs::write(
         &config,
         format!(
-            "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[video]\nbitrate_kbps = 500\n[control]\nsocket = \"{}\"\n[stats]\nreport = \"{}\"\n",
+            "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[video]\nbitrate_kbps = 500\n[control]\nsocket = \"{}\"\n[stats]\nreport = \"{}\"\n[output]\n{output}\n",
             socket.display(),
             dir.join("stats.json").display()
         ),
@@ -271,7 +271,7 @@ fn wait_exit(
 fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("ctl");
-    let (mut child, socket) = start_daemon(&dir);
+    let (mut child, socket) = start_daemon(&dir, "");
     wait_for_state(&socket, "ready", READY);
     let pressed = ctl(&socket, "call");
     assert_eq!(pressed["state"], "connecting", "{pressed}");
@@ -301,7 +301,7 @@ fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
 fn sigterm_during_a_call_hangs_up_and_exits_0_within_a_second() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("sigterm");
-    let (mut child, socket) = start_daemon(&dir);
+    let (mut child, socket) = start_daemon(&dir, "");
     wait_for_state(&socket, "ready", READY);
     ctl(&socket, "call");
     wait_for_state(&socket, "connected", CONNECT);
@@ -381,4 +381,30 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
     }
     peers.close().await;
     assert!(udp_sockets("self").is_empty());
+}
+
+#[test]
+fn a_call_that_cannot_open_its_output_ends_in_error_with_the_reason_in_the_status() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("badoutput");
+    let (mut child, socket) = start_daemon(&dir, "video = \"y4m:/nonexistent/camloop/remote.y4m\"");
+    wait_for_state(&socket, "ready", READY);
+    ctl(&socket, "call");
+    let status = wait_for_state(&socket, "error", CONNECT);
+    let why = status["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("/nonexistent/camloop/remote.y4m"), "{status}");
+    assert_eq!(
+        (
+            status["call_enabled"].as_bool(),
+            status["hangup_enabled"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    ctl(&socket, "hangup");
+    wait_for_state(&socket, "ready", READY);
+    ctl(&socket, "quit");
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(5)).map(|s| s.code()),
+        Some(Some(0))
+    );
 }

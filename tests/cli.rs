@@ -14,9 +14,7 @@ fn camloop(args: &[&str]) -> Output {
 }
 
 fn write_config(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("camloop-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = common::out_dir("cli").join(name);
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -245,7 +245,8 @@ async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
     trace::start();
     let mut daemon = daemon::spawn(config.clone());
     on_signals(&daemon);
-    let connected = if config.buttons == ButtonSource::Keyboard {
+    let interactive = config.buttons == ButtonSource::Keyboard;
+    let connected = if interactive {
         println!("Keys: c = Call, h = Hangup, q = quit");
         buttons::keyboard(daemon.inputs.clone());
         true
@@ -263,6 +264,10 @@ async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
                 "wrote {}/remote.y4m, remote.wav and stats.json",
                 out.display()
             );
+            ExitCode::SUCCESS
+        }
+        None if interactive => {
+            println!("no call was made");
             ExitCode::SUCCESS
         }
         _ => fail(1, "the call did not connect; see the trace above"),

@@ -178,8 +178,12 @@ async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
     daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
     daemon.press(Event::CallPressed);
     daemon.press(Event::HangupPressed);
-    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
-    assert!(udp_sockets("self").is_empty());
+    // Inputs are handled in order: this answer comes once the Call and the Hangup are done.
+    // (Waiting for Ready would not do: Ready before the Call counts too.)
+    let status = daemon.status().await.unwrap();
+    assert_eq!((status.state, status.calls), ("ready", 1), "{status:?}");
+    let left = udp_sockets("self");
+    assert!(left.is_empty(), "sockets left after the hangup: {left:?}");
     let report = call(&mut daemon, Duration::from_millis(1000)).await;
     assert!(report.video.decoded > 0);
     daemon.press(Event::Shutdown);

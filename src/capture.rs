@@ -2,11 +2,10 @@
 //! into a drop-oldest queue, so a slow call never stalls a device. This is the sample's
 //! `getUserMedia`: it runs from start to exit, whether or not a call is up.
 
-use crate::audio::AudioSource;
-use crate::audio::tone::ToneMicrophone;
-use crate::camera::VideoSource;
-use crate::camera::pattern::{Pattern, PatternCamera};
-use crate::config::{AudioSource as AudioKind, CameraSource, Config};
+use crate::audio::{self, AudioError};
+use crate::camera::pattern::Pattern;
+use crate::camera::{self, CameraError, VideoFormat};
+use crate::config::Config;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::queue::DropOldest;
 use std::sync::Arc;
@@ -22,33 +21,29 @@ pub struct LocalStream {
     pub audio: Option<Arc<DropOldest<AudioBlock>>>,
     /// The source picture of every frame, where it is known (the test pattern).
     pub reference: Option<Pattern>,
-    pub fps: u32,
+    /// What the camera granted: this sizes the encoder and the sinks.
+    pub format: VideoFormat,
     pub description: String,
     threads: Vec<JoinHandle<()>>,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Microphone(#[from] AudioError),
+}
+
 /// Called from a capture thread when its device fails; the stream is then dead.
-pub type OnFailure = Arc<dyn Fn(String) + Send + Sync>;
+pub type OnFailure = Arc<dyn Fn(MediaError) + Send + Sync>;
 
 impl LocalStream {
-    pub fn open(config: &Config, on_failure: OnFailure) -> Result<LocalStream, String> {
-        let camera = &config.camera;
-        let (video_source, reference): (Box<dyn VideoSource>, _) = match camera.source {
-            CameraSource::Pattern => (
-                Box::new(PatternCamera::new(camera.width, camera.height, camera.fps)),
-                Some(Pattern {
-                    width: camera.width as usize,
-                    height: camera.height as usize,
-                }),
-            ),
-        };
-        let audio_source: Option<Box<dyn AudioSource>> =
-            match (config.audio.enabled, config.audio.source) {
-                (false, _) => None,
-                (true, AudioKind::Tone) => {
-                    Some(Box::new(ToneMicrophone::new(config.audio.tone_hz)))
-                }
-            };
+    pub fn open(config: &Config, on_failure: OnFailure) -> Result<LocalStream, MediaError> {
+        let video_source = camera::open(&config.camera)?;
+        let audio_source = audio::open_microphone(&config.audio)?;
+        let format = video_source.format();
+        let reference = video_source.reference();
         let description = format!(
             "video device: {}; audio device: {}",
             video_source.describe(),
@@ -63,7 +58,7 @@ impl LocalStream {
             video_source,
             video.clone(),
             on_failure.clone(),
-            |s| s.next_frame().map_err(|e| e.to_string()),
+            |s| s.next_frame().map_err(MediaError::from),
         )];
         let audio = audio_source.map(|source| {
             let queue = Arc::new(DropOldest::new(AUDIO_QUEUE));
@@ -72,7 +67,7 @@ impl LocalStream {
                 source,
                 queue.clone(),
                 on_failure.clone(),
-                |s| s.next_block().map_err(|e| e.to_string()),
+                |s| s.next_block().map_err(MediaError::from),
             ));
             queue
         });
@@ -80,7 +75,7 @@ impl LocalStream {
             video,
             audio,
             reference,
-            fps: camera.fps,
+            format,
             description,
             threads,
         })
@@ -103,7 +98,7 @@ fn spawn_reader<S: ?Sized + Send + 'static, T: Send + 'static>(
     mut source: Box<S>,
     queue: Arc<DropOldest<T>>,
     on_failure: OnFailure,
-    read: fn(&mut S) -> Result<T, String>,
+    read: fn(&mut S) -> Result<T, MediaError>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(name.into())

@@ -4,6 +4,7 @@
 //! reading them is at a board's serial console:
 //! `config error: camera.width = "wide": expected a whole number from 16 to 4096`.
 
+use crate::camera::convert::PixelFormat;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,6 +28,12 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CameraConfig {
     pub source: CameraSource,
+    /// A V4L2 device path (`/dev/video0`) or card name (`vivid`).
+    pub device: String,
+    /// `None` is `auto`: the camera's best readable format.
+    pub format: Option<PixelFormat>,
+    /// How often a missing or vanished camera is looked for again.
+    pub retry: Duration,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -35,6 +42,7 @@ pub struct CameraConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CameraSource {
     Pattern,
+    V4l2,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +98,16 @@ pub struct StatsConfig {
     pub interval: Duration,
 }
 
+/// `[camera] format` values: `auto`, then the FourCCs camloop reads.
+const PIXEL_FORMATS: [(&str, Option<PixelFormat>); 6] = [
+    ("auto", None),
+    ("NV12", Some(PixelFormat::Nv12)),
+    ("YU12", Some(PixelFormat::Yu12)),
+    ("YUYV", Some(PixelFormat::Yuyv)),
+    ("UYVY", Some(PixelFormat::Uyvy)),
+    ("MJPG", Some(PixelFormat::Mjpeg)),
+];
+
 /// Where `camloop run` and `camloop ctl` look when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/camloop/camloop.toml";
 
@@ -140,7 +158,13 @@ impl Config {
                 SECTIONS.join(", ")
             )));
         }
-        let camera = Section::new(table, "camera", &["source", "width", "height", "fps"])?;
+        let camera = Section::new(
+            table,
+            "camera",
+            &[
+                "source", "device", "format", "width", "height", "fps", "retry_s",
+            ],
+        )?;
         let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz"])?;
         let video = Section::new(table, "video", &["bitrate_kbps", "keyframe_interval_s"])?;
         let call = Section::new(table, "call", &["connect_timeout_s"])?;
@@ -155,8 +179,14 @@ impl Config {
                 source: camera.choice(
                     "source",
                     "pattern",
-                    &[("pattern", CameraSource::Pattern)],
+                    &[
+                        ("pattern", CameraSource::Pattern),
+                        ("v4l2", CameraSource::V4l2),
+                    ],
                 )?,
+                device: camera.text("device", "/dev/video0")?,
+                format: camera.choice("format", "auto", &PIXEL_FORMATS)?,
+                retry: Duration::from_secs(camera.number("retry_s", 2, 1, 600)?.into()),
                 width: camera.even_number("width", 640, 16, 4096)?,
                 height: camera.even_number("height", 480, 16, 4096)?,
                 fps: camera.number("fps", 30, 1, 120)?,
@@ -287,6 +317,14 @@ impl<'a> Section<'a> {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s)),
             Some(value) => Err(self.invalid(key, value, "a string")),
+        }
+    }
+
+    /// A non-empty string.
+    fn text(&self, key: &str, default: &str) -> Result<String, ConfigError> {
+        match self.string(key)? {
+            Some("") => Err(self.invalid(key, &toml::Value::String(String::new()), "a name")),
+            other => Ok(other.unwrap_or(default).to_string()),
         }
     }
 

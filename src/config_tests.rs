@@ -44,7 +44,7 @@ fn errors_name_the_key_the_value_and_what_is_allowed() {
     );
     assert_eq!(
         error("[camera]\nsource = \"webcam\"\n"),
-        "config error: camera.source = \"webcam\": expected one of \"pattern\""
+        "config error: camera.source = \"webcam\": expected one of \"pattern\", \"v4l2\""
     );
     assert_eq!(
         error("[output]\nvideo = \"y4m:\"\n"),
@@ -52,7 +52,7 @@ fn errors_name_the_key_the_value_and_what_is_allowed() {
     );
     assert_eq!(
         error("[camera]\nwidht = 320\n"),
-        "config error: camera.widht: unknown key; known keys in [camera] are source, width, height, fps"
+        "config error: camera.widht: unknown key; known keys in [camera] are source, device, format, width, height, fps, retry_s"
     );
     assert!(error("[cam]\n").starts_with("config error: [cam]: unknown section"));
     assert_eq!(
@@ -66,4 +66,29 @@ fn a_syntax_error_is_one_line_with_its_position() {
     let e = error("[camera]\nwidth = = 3\n");
     assert!(e.starts_with("config error: line 2, column 9: "), "{e}");
     assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn a_v4l2_camera_is_named_by_path_or_card_with_a_format_wish() {
+    let config = Config::parse(
+        "[camera]\nsource = \"v4l2\"\ndevice = \"HD Pro Webcam C920\"\nformat = \"MJPG\"\nretry_s = 5\n",
+    )
+    .unwrap();
+    assert_eq!(config.camera.source, CameraSource::V4l2);
+    assert_eq!(config.camera.device, "HD Pro Webcam C920");
+    assert_eq!(config.camera.format, Some(PixelFormat::Mjpeg));
+    assert_eq!(config.camera.retry, Duration::from_secs(5));
+    let defaults = Config::default().camera;
+    assert_eq!(
+        (defaults.device.as_str(), defaults.format, defaults.retry),
+        ("/dev/video0", None, Duration::from_secs(2))
+    );
+    assert_eq!(
+        error("[camera]\nformat = \"RGB3\"\n"),
+        "config error: camera.format = \"RGB3\": expected one of \"auto\", \"NV12\", \"YU12\", \"YUYV\", \"UYVY\", \"MJPG\""
+    );
+    assert_eq!(
+        error("[camera]\ndevice = \"\"\n"),
+        "config error: camera.device = \"\": expected a name"
+    );
 }

@@ -3,7 +3,7 @@
 //! signals all send it [`Input`]s; it feeds them to [`Call`] and carries out the commands.
 
 use crate::call::{Call, Command, Event, LedPattern, State};
-use crate::capture::LocalStream;
+use crate::capture::{LocalStream, MediaError};
 use crate::config::Config;
 use crate::rtc::PeerNote;
 use crate::session::{CallSession, SessionNote};
@@ -25,7 +25,7 @@ pub enum Input {
     /// Calls are numbered; notes from a call that has ended are stale and ignored.
     Peer(u64, PeerNote),
     Session(u64, SessionNote),
-    Media(Result<(), String>),
+    Media(Result<(), MediaError>),
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -147,7 +147,7 @@ impl Daemon {
                     continue;
                 }
                 Input::Media(Ok(())) => Event::MediaReady,
-                Input::Media(Err(why)) => Event::MediaFailed(why),
+                Input::Media(Err(why)) => Event::MediaFailed(why.to_string()),
                 Input::Peer(n, note) if n == self.calls => match self.peer_note(note) {
                     Some(event) => event,
                     None => continue,
@@ -235,7 +235,7 @@ impl Daemon {
             old.close();
         }
         let inputs = self.inputs.clone();
-        let on_failure = Arc::new(move |why: String| {
+        let on_failure = Arc::new(move |why: MediaError| {
             let _ = inputs.send(Input::Media(Err(why)));
         });
         let result = LocalStream::open(&self.config, on_failure).map(|local| {

@@ -1,18 +1,86 @@
-//! Where video comes from: the [`VideoSource`] trait and its implementations.
+//! Where video comes from: the [`VideoSource`] trait, its implementations and [`open`], the one
+//! place that turns `[camera]` into a source.
 
+pub mod choose;
+pub mod convert;
 pub mod pattern;
+pub mod v4l2;
 
+use crate::config::{CameraConfig, CameraSource};
 use crate::media::frame::Frame;
+use pattern::{Pattern, PatternCamera};
+
+/// What a source delivers, as granted by the device: this, not the config, sizes the encoder,
+/// the sinks and the stats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoFormat {
+    pub width: usize,
+    pub height: usize,
+    pub fps: u32,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
-    #[error("camera {device}: {reason}")]
-    Device { device: String, reason: String },
+    #[error(
+        "camera {device}: no such device (present: {}); check [camera] device and that the camera is plugged in",
+        list_or_none(.present)
+    )]
+    NotFound {
+        device: String,
+        present: Vec<String>,
+    },
+    #[error("camera {device}: busy: another program is using it; stop it and try again")]
+    Busy { device: String },
+    #[error(
+        "camera {device}: permission denied; add the user running camloop to the `video` group"
+    )]
+    PermissionDenied { device: String },
+    #[error(
+        "camera {device}: no usable format{wanted}; it offers {offered}; set [camera] format to one of NV12, YU12, YUYV, UYVY, MJPG that it offers"
+    )]
+    NoUsableFormat {
+        device: String,
+        wanted: String,
+        offered: String,
+    },
+    #[error("camera {device}: no frame for {seconds} s; is it still connected?")]
+    Stalled { device: String, seconds: u64 },
+    #[error("camera {device}: gone ({reason}); reconnect it, camloop retries by itself")]
+    Gone { device: String, reason: String },
+    #[error("camera {device}: {what}: {source}")]
+    Io {
+        device: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// A camera: blocks until the next frame is due and returns it.
 pub trait VideoSource: Send {
     /// A line for the trace, like the sample's "Using video device: …".
     fn describe(&self) -> String;
+    fn format(&self) -> VideoFormat;
+    /// The source picture of every frame, where it is known (the test pattern).
+    fn reference(&self) -> Option<Pattern> {
+        None
+    }
     fn next_frame(&mut self) -> Result<Frame, CameraError>;
+}
+
+/// Opens the camera `[camera]` names.
+pub fn open(config: &CameraConfig) -> Result<Box<dyn VideoSource>, CameraError> {
+    Ok(match config.source {
+        CameraSource::Pattern => {
+            Box::new(PatternCamera::new(config.width, config.height, config.fps))
+        }
+        CameraSource::V4l2 => Box::new(v4l2::V4l2Camera::open(config)?),
+    })
 }

@@ -3,7 +3,7 @@
 //! picture is a pure function of the id, the receiver can redraw the source of any decoded frame
 //! and measure its quality exactly.
 
-use super::{CameraError, VideoSource};
+use super::{CameraError, VideoFormat, VideoSource};
 use crate::media::frame::Frame;
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,18 @@ impl VideoSource for PatternCamera {
             self.pattern.height,
             1.0 / self.interval.as_secs_f64()
         )
+    }
+
+    fn format(&self) -> VideoFormat {
+        VideoFormat {
+            width: self.pattern.width,
+            height: self.pattern.height,
+            fps: (Duration::from_secs(1).as_nanos() / self.interval.as_nanos()) as u32,
+        }
+    }
+
+    fn reference(&self) -> Option<Pattern> {
+        Some(self.pattern)
     }
 
     fn next_frame(&mut self) -> Result<Frame, CameraError> {

@@ -109,7 +109,7 @@ impl CallSession {
         let started = Instant::now();
         let video_sink: Option<Box<dyn VideoSink>> = match &config.output.video {
             VideoOutput::Y4m(path) => Some(Box::new(
-                Y4mSink::create(path, local.fps).map_err(|e| e.to_string())?,
+                Y4mSink::create(path, local.format.fps).map_err(|e| e.to_string())?,
             )),
             VideoOutput::None => None,
         };
@@ -147,9 +147,9 @@ impl CallSession {
         let video_ledger = Arc::new(Ledger::new(1));
         let audio_ledger = Arc::new(Ledger::new(SAMPLES_PER_BLOCK as u32));
         let encoder_settings = EncoderSettings {
-            width: config.camera.width as usize,
-            height: config.camera.height as usize,
-            fps: config.camera.fps,
+            width: local.format.width,
+            height: local.format.height,
+            fps: local.format.fps,
             bitrate_kbps: config.video.bitrate_kbps,
             keyframe_interval_s: config.video.keyframe_interval_s,
         };

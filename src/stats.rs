@@ -23,6 +23,12 @@ pub struct Percentiles {
     pub max: Option<f64>,
 }
 
+/// pc1 derives each frame's RTP timestamp from the camera's capture instant (the V4L2 buffer
+/// timestamp, or when the test pattern was drawn); pc2 looks the timestamp of each decoded
+/// picture up to find that instant.
+const LATENCY_METHOD: &str =
+    "camera capture instant to decoded picture at pc2, matched by RTP timestamp";
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VideoReport {
     pub captured: u64,
@@ -36,6 +42,8 @@ pub struct VideoReport {
     pub pli: u64,
     pub nack: u64,
     pub latency_ms: Percentiles,
+    /// How `latency_ms` is measured, for whoever reads the report.
+    pub latency_method: &'static str,
     pub encode_ms_p50: Option<f64>,
     pub decode_ms_p50: Option<f64>,
     /// Mean over decoded frames, where the source picture is known (the test pattern).
@@ -256,6 +264,7 @@ impl CallMeter {
                         p99: quantile(&c.latency_ms, 0.99),
                         max: quantile(&c.latency_ms, 1.0),
                     },
+                    latency_method: LATENCY_METHOD,
                     encode_ms_p50: quantile(&c.encode_ms, 0.5),
                     decode_ms_p50: quantile(&c.decode_ms, 0.5),
                     psnr_db: (c.psnr_frames > 0)

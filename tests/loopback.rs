@@ -240,7 +240,7 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
         };
         if let Some(encoded) = encoder.encode(&frame).unwrap() {
             peers
-                .send_video(encoded.data.into(), Duration::from_millis(66))
+                .send_video(encoded.data.into(), id * 6000)
                 .await
                 .unwrap();
         }

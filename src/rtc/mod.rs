@@ -16,9 +16,10 @@ pub mod sockets;
 
 use crate::trace;
 use bytes::Bytes;
-use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -28,12 +29,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
 pub use rtc::rtp::Packet as RtpPacket;
+
+/// The largest RTP packet pc1 sends, as browsers do: well inside any path's MTU.
+const RTP_MTU: usize = 1200;
+const RTP_HEADER: usize = 12;
 
 /// How long a hangup waits for the connections' sockets to be released.
 const SOCKET_RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -83,11 +87,9 @@ pub struct Inbound {
 pub struct LoopbackPeers {
     pc1: Arc<dyn PeerConnection>,
     pc2: Arc<dyn PeerConnection>,
-    video: Arc<TrackLocalStaticSample>,
-    video_ssrc: u32,
-    audio: Arc<TrackLocalStaticRTP>,
-    audio_ssrc: u32,
-    audio_sequence: Mutex<u16>,
+    video: Outgoing,
+    video_payloader: Mutex<H264Payloader>,
+    audio: Outgoing,
     keyframe_wanted: Arc<AtomicBool>,
     remote_video: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
     signaling: tokio::task::JoinHandle<()>,
@@ -128,24 +130,12 @@ impl LoopbackPeers {
         let pc1 = build_peer(Side::Pc1, handler(Side::Pc1, None)).await?;
         let pc2 = build_peer(Side::Pc2, handler(Side::Pc2, Some(inbound))).await?;
 
-        let video_ssrc = rand_ssrc();
-        let video = Arc::new(
-            TrackLocalStaticSample::new(
-                Instant::now(),
-                media_track(RtpCodecKind::Video, video_ssrc, h264_codec()),
-            )
-            .map_err(peer_error("creating the video track"))?,
-        );
-        pc1.add_track(video.clone() as Arc<dyn TrackLocal>)
+        let video = Outgoing::new(RtpCodecKind::Video, h264_codec(), H264_PAYLOAD_TYPE);
+        pc1.add_track(video.track.clone() as Arc<dyn TrackLocal>)
             .await
             .map_err(peer_error("adding the video track"))?;
-        let audio_ssrc = rand_ssrc();
-        let audio = Arc::new(TrackLocalStaticRTP::new(media_track(
-            RtpCodecKind::Audio,
-            audio_ssrc,
-            opus_codec(),
-        )));
-        pc1.add_track(audio.clone() as Arc<dyn TrackLocal>)
+        let audio = Outgoing::new(RtpCodecKind::Audio, opus_codec(), OPUS_PAYLOAD_TYPE);
+        pc1.add_track(audio.track.clone() as Arc<dyn TrackLocal>)
             .await
             .map_err(peer_error("adding the audio track"))?;
         trace::info(&format!("Added local stream to pc1 ({media})"));
@@ -158,7 +148,7 @@ impl LoopbackPeers {
             candidates_rx,
         ));
         tokio::spawn(watch_keyframe_requests(
-            video.clone(),
+            video.track.clone(),
             keyframe_wanted.clone(),
         ));
 
@@ -166,10 +156,8 @@ impl LoopbackPeers {
             pc1,
             pc2,
             video,
-            video_ssrc,
+            video_payloader: Mutex::new(H264Payloader::default()),
             audio,
-            audio_ssrc,
-            audio_sequence: Mutex::new(rand::random()),
             keyframe_wanted,
             remote_video,
             signaling,
@@ -177,50 +165,28 @@ impl LoopbackPeers {
         })
     }
 
-    /// Sends one H.264 access unit (Annex-B) lasting `duration`.
+    /// Sends one H.264 access unit (Annex-B) with the given RTP timestamp (90 kHz clock).
     pub async fn send_video(
         &self,
         access_unit: Bytes,
-        duration: Duration,
+        rtp_timestamp: u32,
     ) -> Result<(), PeerError> {
+        let payloads = self
+            .video_payloader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .payload(RTP_MTU - RTP_HEADER, &access_unit)
+            .map_err(|e| PeerError(format!("packetizing video: {e}")))?;
         self.video
-            .write_sample(
-                self.video_ssrc,
-                H264_PAYLOAD_TYPE,
-                &Sample {
-                    data: access_unit,
-                    duration,
-                    ..Sample::new(Instant::now())
-                },
-                &[],
-            )
+            .send(payloads, rtp_timestamp)
             .await
             .map_err(peer_error("sending video"))
     }
 
     /// Sends one Opus packet with the given RTP timestamp (48 kHz clock).
     pub async fn send_audio(&self, packet: Bytes, rtp_timestamp: u32) -> Result<(), PeerError> {
-        let sequence_number = {
-            let mut seq = self
-                .audio_sequence
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            *seq = seq.wrapping_add(1);
-            *seq
-        };
-        let header = rtc::rtp::header::Header {
-            version: 2,
-            payload_type: OPUS_PAYLOAD_TYPE,
-            sequence_number,
-            timestamp: rtp_timestamp,
-            ssrc: self.audio_ssrc,
-            ..Default::default()
-        };
         self.audio
-            .write_rtp(RtpPacket {
-                header,
-                payload: packet,
-            })
+            .send(vec![packet], rtp_timestamp)
             .await
             .map_err(peer_error("sending audio"))
     }
@@ -308,6 +274,54 @@ fn rand_ssrc() -> u32 {
     rand::random::<u32>() | 1
 }
 
+/// One of pc1's tracks, written packet by packet: camloop sets each RTP timestamp from the
+/// capture instant, so pc2 can match what it decodes to when it was captured.
+struct Outgoing {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    payload_type: u8,
+    /// Video marks the last packet of each frame; audio (one packet a frame) marks none.
+    marks_frames: bool,
+    last_sequence: Mutex<u16>,
+}
+
+impl Outgoing {
+    fn new(kind: RtpCodecKind, codec: RTCRtpCodec, payload_type: u8) -> Outgoing {
+        let ssrc = rand_ssrc();
+        Outgoing {
+            track: Arc::new(TrackLocalStaticRTP::new(media_track(kind, ssrc, codec))),
+            ssrc,
+            payload_type,
+            marks_frames: kind == RtpCodecKind::Video,
+            last_sequence: Mutex::new(rand::random()),
+        }
+    }
+
+    /// Sends the payloads of one frame.
+    async fn send(&self, payloads: Vec<Bytes>, timestamp: u32) -> Result<(), webrtc::error::Error> {
+        let first = {
+            let mut last = self.last_sequence.lock().unwrap_or_else(|e| e.into_inner());
+            let first = last.wrapping_add(1);
+            *last = last.wrapping_add(payloads.len() as u16);
+            first
+        };
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let header = rtc::rtp::header::Header {
+                version: 2,
+                marker: self.marks_frames && i + 1 == count,
+                payload_type: self.payload_type,
+                sequence_number: first.wrapping_add(i as u16),
+                timestamp,
+                ssrc: self.ssrc,
+                ..Default::default()
+            };
+            self.track.write_rtp(RtpPacket { header, payload }).await?;
+        }
+        Ok(())
+    }
+}
+
 fn media_track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStreamTrack {
     MediaStreamTrack::new(
         "camloop".into(),
@@ -326,7 +340,7 @@ fn media_track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStream
 }
 
 /// Raises the flag the encoder reads whenever pc2 asks for a keyframe.
-async fn watch_keyframe_requests(track: Arc<TrackLocalStaticSample>, wanted: Arc<AtomicBool>) {
+async fn watch_keyframe_requests(track: Arc<TrackLocalStaticRTP>, wanted: Arc<AtomicBool>) {
     while let Some(event) = track.poll().await {
         let TrackLocalEvent::OnRtcpPacket(packets) = event else {
             continue;

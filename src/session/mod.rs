@@ -7,9 +7,8 @@
 //!                 speaker ← decoder thread (Opus)  ← pc2 ┘
 //! ```
 //!
-//! Each frame's capture instant goes into a ledger keyed by the frame id (the test pattern
-//! draws it into the picture) or the RTP timestamp (audio), so the loop latency of every frame
-//! is exact. Everything the session starts, it stops and joins in [`CallSession::stop`].
+//! Each frame's capture instant goes into a ledger keyed by its RTP timestamp, which pc1 derives
+//! from that instant, so the loop latency of every frame is exact, whatever the camera. Everything the session starts, it stops and joins in [`CallSession::stop`].
 
 mod ledger;
 mod receive;
@@ -21,7 +20,7 @@ use crate::capture::LocalStream;
 use crate::config::{AudioOutput, Config, VideoOutput};
 use crate::display::VideoSink;
 use crate::display::y4m::Y4mSink;
-use crate::media::frame::{AudioBlock, Frame, SAMPLES_PER_BLOCK};
+use crate::media::frame::{AudioBlock, Frame};
 use crate::media::h264::EncoderSettings;
 use crate::media::queue::{DropOldest, QueueCounts};
 use crate::rtc::{Inbound, LoopbackPeers, PeerNote};
@@ -144,8 +143,8 @@ impl CallSession {
         if let Some(audio) = &local.audio {
             audio.clear();
         }
-        let video_ledger = Arc::new(Ledger::new(1));
-        let audio_ledger = Arc::new(Ledger::new(SAMPLES_PER_BLOCK as u32));
+        let video_ledger = Arc::new(Ledger::default());
+        let audio_ledger = Arc::new(Ledger::default());
         let encoder_settings = EncoderSettings {
             width: local.format.width,
             height: local.format.height,

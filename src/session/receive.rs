@@ -52,6 +52,8 @@ pub(super) fn decode_video(
     };
     while let Some(packet) = receive(&shared, &packets) {
         let h = &packet.header;
+        // The access unit's timestamp: pc1 derived it from the frame's capture instant.
+        let timestamp = h.timestamp;
         let access_unit =
             match assembler.push(h.sequence_number, h.timestamp, h.marker, &packet.payload) {
                 Assembled::Pending => continue,
@@ -72,9 +74,7 @@ pub(super) fn decode_video(
         };
         let decoded_at = Instant::now();
         let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
-        let latency = id
-            .and_then(|id| ledger.take(id))
-            .map(|t| decoded_at.duration_since(t));
+        let latency = ledger.take(timestamp).map(|t| decoded_at.duration_since(t));
         let quality = match (reference, id) {
             (Some(pattern), Some(id)) if (pattern.width, pattern.height) == (width, height) => {
                 Some(psnr(&pattern.render(id), &picture))

@@ -1,6 +1,7 @@
 //! The sending half of a call: encoders feeding pc1.
 
-use super::{Ledger, POLL, SessionNote, Shared, WAITING_POLL};
+use super::ledger::{Ledger, RtpClock};
+use super::{POLL, SessionNote, Shared, WAITING_POLL};
 use crate::media::frame::{AudioBlock, Frame, SAMPLES_PER_BLOCK};
 use crate::media::h264::{EncoderSettings, H264Encoder};
 use crate::media::opus::OpusEncoder;
@@ -8,7 +9,10 @@ use crate::media::queue::DropOldest;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// H.264's RTP clock (RFC 6184).
+const VIDEO_CLOCK_RATE: u32 = 90_000;
 
 pub(super) fn encode_video(
     shared: Shared,
@@ -17,8 +21,7 @@ pub(super) fn encode_video(
     settings: EncoderSettings,
 ) {
     let mut encoder: Option<H264Encoder> = None;
-    let mut previous: Option<Instant> = None;
-    let frame_interval = Duration::from_secs(1) / settings.fps;
+    let mut clock = RtpClock::new(Instant::now(), rand::random(), VIDEO_CLOCK_RATE);
     // Until media flows, keep the newest frame in hand, and look often: the first frame goes
     // out the moment the connections are up instead of waiting for the camera's next one.
     let mut held: Option<Frame> = None;
@@ -48,14 +51,13 @@ pub(super) fn encode_video(
             Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
         };
         shared.meter.encoded(began.elapsed(), encoded.keyframe);
-        ledger.insert(frame.id, frame.captured);
-        let duration = previous.map_or(frame_interval, |p| {
-            frame.captured.saturating_duration_since(p)
-        });
-        previous = Some(frame.captured);
-        let sent = shared
-            .runtime
-            .block_on(shared.peers.send_video(Bytes::from(encoded.data), duration));
+        let timestamp = clock.timestamp(frame.captured);
+        ledger.insert(timestamp, frame.captured);
+        let sent = shared.runtime.block_on(
+            shared
+                .peers
+                .send_video(Bytes::from(encoded.data), timestamp),
+        );
         match sent {
             Ok(()) => shared.meter.video_sent(),
             Err(e) => log::debug!("{e}"),

@@ -3,9 +3,16 @@
 use anyhow::{Context, Result, bail};
 use std::process::Command;
 
-/// Debian packages the host build needs: the Opus library, nasm for OpenH264's x86 assembly
-/// (without it the codec silently builds as plain C, three times slower) and pkg-config.
-const HOST_PACKAGES: &[&str] = &["pkg-config", "libopus-dev", "nasm"];
+/// Debian packages the host build needs: the Opus and ALSA libraries, nasm for OpenH264's x86
+/// assembly (without it the codec silently builds as plain C, three times slower), libclang for
+/// the V4L2 bindings' bindgen, and pkg-config.
+const HOST_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "libopus-dev",
+    "libasound2-dev",
+    "libclang-dev",
+    "nasm",
+];
 const RUST_COMPONENTS: &[&str] = &["clippy", "rustfmt"];
 
 pub fn run(program: &str, args: &[&str]) -> Result<()> {

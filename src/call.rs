@@ -10,6 +10,9 @@
 //!    └─MediaFailed─▶ ▲  ◀── PeerFailed, MediaFailed, connect timeout
 //! ```
 //!
+//! A media failure is transient (a camera unplugged, a module not loaded yet): Error opens the
+//! media again every `media_retry` until it works, and Call retries at once.
+//!
 //! Events go in with the time passed in; commands come out. No clock, no devices, no runtime:
 //! the daemon carries the commands out and feeds back what happened. Buttons follow the sample's
 //! enable rules, and a press on a disabled button is traced and ignored like a click on a
@@ -119,14 +122,20 @@ pub enum Command {
 pub struct Call {
     state: State,
     connect_timeout: Duration,
+    /// How long after a media failure the media is opened again.
+    media_retry: Duration,
+    /// When the next media retry is due; `None` while one is under way (or none is needed).
+    retry_at: Option<Duration>,
 }
 
 impl Call {
     /// A new call in Starting, with the commands that open the media.
-    pub fn start(connect_timeout: Duration) -> (Call, Vec<Command>) {
+    pub fn start(connect_timeout: Duration, media_retry: Duration) -> (Call, Vec<Command>) {
         let call = Call {
             state: State::Starting,
             connect_timeout,
+            media_retry,
+            retry_at: None,
         };
         let commands = vec![
             Command::Trace("Requesting local stream".into()),
@@ -144,6 +153,7 @@ impl Call {
     pub fn deadline(&self) -> Option<Duration> {
         match self.state {
             State::Connecting { deadline } => Some(deadline),
+            State::Error(Failure::Media) => self.retry_at,
             _ => None,
         }
     }
@@ -162,12 +172,20 @@ impl Call {
             if next == State::Stopping {
                 out.push(Command::Exit);
             }
+            if next != State::Error(Failure::Media) {
+                self.retry_at = None;
+            }
             self.state = next;
         }
         out
     }
 
-    fn next_state(&self, now: Duration, event: &Event, out: &mut Vec<Command>) -> Option<State> {
+    fn next_state(
+        &mut self,
+        now: Duration,
+        event: &Event,
+        out: &mut Vec<Command>,
+    ) -> Option<State> {
         let trace = |out: &mut Vec<Command>, text: String| out.push(Command::Trace(text));
         match (self.state, event) {
             (State::Stopping, _) => None,
@@ -194,8 +212,24 @@ impl Call {
                 Some(State::Ready)
             }
             (_, Event::MediaFailed(why)) => {
-                trace(out, format!("Media error: {why}"));
+                trace(
+                    out,
+                    format!(
+                        "Media error: {why}; retrying in {} s",
+                        self.media_retry.as_secs_f64()
+                    ),
+                );
+                self.retry_at = Some(now + self.media_retry);
                 Some(State::Error(Failure::Media))
+            }
+            (State::Error(Failure::Media), Event::Tick)
+                if self.retry_at.is_some_and(|at| now >= at) =>
+            {
+                // One retry at a time: the next is armed when this one fails.
+                self.retry_at = None;
+                trace(out, "Retrying: requesting local stream".into());
+                out.push(Command::StartMedia);
+                None
             }
             (State::Ready, Event::CallPressed)
             | (State::Error(Failure::Peers), Event::CallPressed) => {
@@ -205,14 +239,19 @@ impl Call {
                     deadline: now + self.connect_timeout,
                 })
             }
-            (State::Error(Failure::Media), Event::CallPressed) => {
-                trace(out, "Retrying: requesting local stream".into());
-                out.push(Command::StartMedia);
-                Some(State::Starting)
-            }
-            (State::Error(Failure::Media), Event::HangupPressed) => {
-                trace(out, "Error cleared: requesting local stream".into());
-                out.push(Command::StartMedia);
+            (State::Error(Failure::Media), Event::CallPressed | Event::HangupPressed) => {
+                let what = if *event == Event::CallPressed {
+                    "Retrying"
+                } else {
+                    "Error cleared"
+                };
+                // A timed retry already under way answers for this press too.
+                if self.retry_at.is_some() {
+                    trace(out, format!("{what}: requesting local stream"));
+                    out.push(Command::StartMedia);
+                } else {
+                    trace(out, format!("{what}: local stream already requested"));
+                }
                 Some(State::Starting)
             }
             (_, Event::HangupPressed) => {

@@ -2,12 +2,16 @@ use super::*;
 use proptest::prelude::*;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_secs(2);
 const NOW: Duration = Duration::from_secs(100);
 
 fn in_state(state: State) -> Call {
     Call {
         state,
         connect_timeout: TIMEOUT,
+        media_retry: RETRY,
+        // As a media failure at NOW leaves it.
+        retry_at: (state == State::Error(Failure::Media)).then_some(NOW + RETRY),
     }
 }
 
@@ -248,7 +252,7 @@ fn a_press_on_a_disabled_button_is_traced() {
 
 #[test]
 fn start_opens_the_media_with_a_fast_blink() {
-    let (call, commands) = Call::start(TIMEOUT);
+    let (call, commands) = Call::start(TIMEOUT, RETRY);
     assert_eq!(call.state(), State::Starting);
     assert_eq!(
         without_traces(commands),
@@ -267,6 +271,66 @@ fn connecting_gives_up_at_its_deadline_and_not_before() {
     assert_eq!(call.state(), PEER_ERR);
     assert_eq!(out, vec![ClosePeers, SetLed(Led::DoubleBlink)]);
     assert_eq!(call.deadline(), None);
+}
+
+#[test]
+fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("camera /dev/video0: gone".into()));
+    assert_eq!(call.state(), MEDIA_ERR);
+    assert_eq!(call.deadline(), Some(NOW + RETRY));
+    assert_eq!(
+        without_traces(call.handle(NOW + RETRY - Duration::from_millis(1), Tick)),
+        vec![]
+    );
+    let retry = call.handle(NOW + RETRY, Tick);
+    assert_eq!(without_traces(retry), vec![StartMedia]);
+    assert_eq!(call.state(), MEDIA_ERR, "the LED keeps its double blink");
+    assert_eq!(call.deadline(), None, "one retry at a time");
+    // Still missing: the next retry is armed from this failure.
+    let later = NOW + RETRY + Duration::from_millis(30);
+    let out = call.handle(later, MediaFailed("camera /dev/video0: gone".into()));
+    assert_eq!(
+        out,
+        vec![Trace(
+            "Media error: camera /dev/video0: gone; retrying in 2 s".into()
+        )]
+    );
+    assert_eq!(call.deadline(), Some(later + RETRY));
+    // Back: Ready, and nothing more is due.
+    let out = without_traces(call.handle(later + RETRY, MediaReady));
+    assert_eq!(call.state(), State::Ready);
+    assert_eq!(out, vec![SetLed(Led::SlowHeartbeat)]);
+    assert_eq!(call.deadline(), None);
+}
+
+#[test]
+fn call_in_a_media_error_retries_at_once_and_cancels_the_timed_retry() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("gone".into()));
+    let out = without_traces(call.handle(NOW + Duration::from_millis(500), CallPressed));
+    assert_eq!(out, vec![StartMedia, SetLed(Led::FastBlink)]);
+    assert_eq!(call.state(), State::Starting);
+    assert_eq!(call.deadline(), None);
+}
+
+#[test]
+fn a_press_while_a_timed_retry_is_under_way_does_not_open_the_media_twice() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("gone".into()));
+    assert_eq!(
+        without_traces(call.handle(NOW + RETRY, Tick)),
+        vec![StartMedia]
+    );
+    let out = call.handle(NOW + RETRY, CallPressed);
+    assert_eq!(
+        out,
+        vec![
+            Trace("Retrying: local stream already requested".into()),
+            SetLed(Led::FastBlink)
+        ]
+    );
+    assert_eq!(call.state(), State::Starting);
 }
 
 fn any_event() -> impl Strategy<Value = Event> {
@@ -289,7 +353,7 @@ proptest! {
     fn invariants_hold_over_random_event_sequences(
         steps in proptest::collection::vec((any_event(), 0u64..4_000), 1..200)
     ) {
-        let (mut call, commands) = Call::start(TIMEOUT);
+        let (mut call, commands) = Call::start(TIMEOUT, RETRY);
         let mut led = Led::Off;
         let mut media_starts_since_failure = 0;
         let mut peers_open = false;
@@ -330,6 +394,13 @@ proptest! {
             prop_assert_eq!(peers_open, matches!(after, State::Connecting { .. } | State::Connected));
             if before == State::Ready && event == HangupPressed {
                 prop_assert_eq!(after, State::Ready);
+            }
+            // A media error always has a retry coming: armed, or under way.
+            if after == MEDIA_ERR && media_starts_since_failure == 0 {
+                prop_assert!(
+                    call.deadline().is_some_and(|d| d <= now + RETRY),
+                    "a media error with no retry due"
+                );
             }
             match after {
                 State::Connecting { .. } => {

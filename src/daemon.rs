@@ -128,7 +128,8 @@ struct Daemon {
 impl Daemon {
     async fn run(mut self, mut rx: UnboundedReceiver<Input>) -> Option<CallReport> {
         let started = trace::start();
-        let (mut call, commands) = Call::start(self.config.call.connect_timeout);
+        let (mut call, commands) =
+            Call::start(self.config.call.connect_timeout, self.config.camera.retry);
         self.execute(commands).await;
         loop {
             let deadline = call.deadline().map(|d| started + d);

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::queue::DropOldest;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::thread::JoinHandle;
 
 /// Frames a consumer may lag behind before the oldest is dropped.
@@ -24,6 +25,8 @@ pub struct LocalStream {
     /// What the camera granted: this sizes the encoder and the sinks.
     pub format: VideoFormat,
     pub description: String,
+    /// Microphone overruns since start.
+    pub audio_xruns: Arc<AtomicU64>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -41,7 +44,8 @@ pub type OnFailure = Arc<dyn Fn(MediaError) + Send + Sync>;
 impl LocalStream {
     pub fn open(config: &Config, on_failure: OnFailure) -> Result<LocalStream, MediaError> {
         let video_source = camera::open(&config.camera)?;
-        let audio_source = audio::open_microphone(&config.audio)?;
+        let audio_xruns = Arc::new(AtomicU64::new(0));
+        let audio_source = audio::open_microphone(&config.audio, audio_xruns.clone())?;
         let format = video_source.format();
         let reference = video_source.reference();
         let description = format!(
@@ -77,6 +81,7 @@ impl LocalStream {
             reference,
             format,
             description,
+            audio_xruns,
             threads,
         })
     }

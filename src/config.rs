@@ -50,11 +50,14 @@ pub struct AudioConfig {
     pub enabled: bool,
     pub source: AudioSource,
     pub tone_hz: u32,
+    /// The ALSA capture device (`default`, `hw:1,0`, `plughw:CARD=Device`).
+    pub capture: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AudioSource {
     Tone,
+    Alsa,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +86,8 @@ pub enum VideoOutput {
 #[derive(Clone, Debug, PartialEq)]
 pub enum AudioOutput {
     Wav(PathBuf),
+    /// An ALSA playback device.
+    Alsa(String),
     None,
 }
 
@@ -165,7 +170,7 @@ impl Config {
                 "source", "device", "format", "width", "height", "fps", "retry_s",
             ],
         )?;
-        let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz"])?;
+        let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz", "capture"])?;
         let video = Section::new(table, "video", &["bitrate_kbps", "keyframe_interval_s"])?;
         let call = Section::new(table, "call", &["connect_timeout_s"])?;
         let output = Section::new(table, "output", &["video", "audio"])?;
@@ -193,8 +198,13 @@ impl Config {
             },
             audio: AudioConfig {
                 enabled: audio.boolean("enabled", true)?,
-                source: audio.choice("source", "tone", &[("tone", AudioSource::Tone)])?,
+                source: audio.choice(
+                    "source",
+                    "tone",
+                    &[("tone", AudioSource::Tone), ("alsa", AudioSource::Alsa)],
+                )?,
                 tone_hz: audio.number("tone_hz", 440, 20, 20_000)?,
+                capture: audio.text("capture", "default")?,
             },
             video: VideoConfig {
                 bitrate_kbps: video.number("bitrate_kbps", 1500, 50, 50_000)?,
@@ -206,8 +216,19 @@ impl Config {
                 ),
             },
             output: OutputConfig {
-                video: output.sink("video", "none", "y4m", VideoOutput::Y4m, VideoOutput::None)?,
-                audio: output.sink("audio", "none", "wav", AudioOutput::Wav, AudioOutput::None)?,
+                video: output.sink(
+                    "video",
+                    &[("y4m", "PATH", |p| VideoOutput::Y4m(p.into()))],
+                    VideoOutput::None,
+                )?,
+                audio: output.sink(
+                    "audio",
+                    &[
+                        ("wav", "PATH", |p| AudioOutput::Wav(p.into())),
+                        ("alsa", "DEVICE", |d| AudioOutput::Alsa(d.into())),
+                    ],
+                    AudioOutput::None,
+                )?,
             },
             buttons: buttons.choice(
                 "source",
@@ -236,6 +257,9 @@ impl Config {
         })
     }
 }
+
+/// A sink kind: its prefix, what follows the colon (for errors), and how to make it.
+type SinkKind<'k, T> = (&'k str, &'k str, fn(&str) -> T);
 
 /// One `[section]` of the file, with typed getters whose errors name `section.key`.
 struct Section<'a> {
@@ -362,30 +386,29 @@ impl<'a> Section<'a> {
             .unwrap_or_else(|| PathBuf::from(default)))
     }
 
-    /// A sink written as `"KIND:PATH"` or `"none"`.
-    fn sink<T>(
-        &self,
-        key: &str,
-        default: &str,
-        kind: &str,
-        to_file: fn(PathBuf) -> T,
-        none: T,
-    ) -> Result<T, ConfigError> {
-        let spec = self.string(key)?.unwrap_or(default);
+    /// A sink written as `"KIND:WHERE"` (one of `kinds`) or `"none"`, the default.
+    fn sink<T>(&self, key: &str, kinds: &[SinkKind<'_, T>], none: T) -> Result<T, ConfigError> {
+        let spec = self.string(key)?.unwrap_or("none");
         if spec == "none" {
             return Ok(none);
         }
-        match spec
-            .strip_prefix(kind)
-            .and_then(|rest| rest.strip_prefix(':'))
-        {
-            Some(path) if !path.is_empty() => Ok(to_file(PathBuf::from(path))),
-            _ => Err(self.invalid(
-                key,
-                &toml::Value::String(spec.into()),
-                format!("\"{kind}:PATH\" or \"none\""),
-            )),
-        }
+        kinds
+            .iter()
+            .find_map(|(kind, _, make)| {
+                let rest = spec.strip_prefix(kind)?.strip_prefix(':')?;
+                (!rest.is_empty()).then(|| make(rest))
+            })
+            .ok_or_else(|| {
+                let forms: Vec<String> = kinds
+                    .iter()
+                    .map(|(kind, what, _)| format!("\"{kind}:{what}\""))
+                    .collect();
+                self.invalid(
+                    key,
+                    &toml::Value::String(spec.into()),
+                    format!("{} or \"none\"", forms.join(", ")),
+                )
+            })
     }
 }
 

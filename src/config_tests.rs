@@ -92,3 +92,19 @@ fn a_v4l2_camera_is_named_by_path_or_card_with_a_format_wish() {
         "config error: camera.device = \"\": expected a name"
     );
 }
+
+#[test]
+fn alsa_devices_are_named_for_the_microphone_and_the_speaker() {
+    let config = Config::parse(
+        "[audio]\nsource = \"alsa\"\ncapture = \"plughw:CARD=Device\"\n[output]\naudio = \"alsa:hw:1,0\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.audio.source, AudioSource::Alsa);
+    assert_eq!(config.audio.capture, "plughw:CARD=Device");
+    assert_eq!(config.output.audio, AudioOutput::Alsa("hw:1,0".into()));
+    assert_eq!(Config::default().audio.capture, "default");
+    assert_eq!(
+        error("[output]\naudio = \"alsa:\"\n"),
+        "config error: output.audio = \"alsa:\": expected \"wav:PATH\", \"alsa:DEVICE\" or \"none\""
+    );
+}

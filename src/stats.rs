@@ -62,6 +62,10 @@ pub struct AudioReport {
     pub sent: u64,
     pub received: u64,
     pub played: u64,
+    /// Microphone overruns (capture not read in time), recovered.
+    pub xruns: u64,
+    /// Speaker underruns (pc2's audio late), recovered.
+    pub underruns: u64,
     pub latency_ms: AudioLatency,
 }
 
@@ -146,6 +150,8 @@ pub struct OutsideCounts {
     pub video_captured: u64,
     pub video_dropped: u64,
     pub audio_captured: u64,
+    pub audio_xruns: u64,
+    pub audio_underruns: u64,
     pub wire: crate::rtc::WireStats,
 }
 
@@ -275,6 +281,8 @@ impl CallMeter {
                     sent: c.audio_sent,
                     received: c.audio_received,
                     played: c.audio_played,
+                    xruns: outside.audio_xruns,
+                    underruns: outside.audio_underruns,
                     latency_ms: AudioLatency {
                         p50: quantile(&c.audio_latency_ms, 0.50),
                         p95: quantile(&c.audio_latency_ms, 0.95),
@@ -370,6 +378,8 @@ mod tests {
             video_captured: 3,
             video_dropped: 1,
             audio_captured: 0,
+            audio_xruns: 2,
+            audio_underruns: 1,
             wire: crate::rtc::WireStats {
                 video_bytes_sent: 12_500,
                 nack_count: 2,
@@ -377,6 +387,7 @@ mod tests {
             },
         };
         let report = meter.report(first + Duration::from_secs(1), outside);
+        assert_eq!((report.audio.xruns, report.audio.underruns), (2, 1));
         assert_eq!(report.setup_ms.ice_connected, Some(30.0));
         assert_eq!(report.setup_ms.first_frame, Some(80.0));
         assert_eq!(report.setup_ms.peer_connected, None);

@@ -68,7 +68,7 @@ fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
         ),
         (
             "[output]\naudio = \"wav:\"\n",
-            "output.audio = \"wav:\": expected \"wav:PATH\" or \"none\"",
+            "output.audio = \"wav:\": expected \"wav:PATH\", \"alsa:DEVICE\" or \"none\"",
         ),
         (
             "[buttons]\nsource = \"mouse\"\n",

@@ -1,10 +1,13 @@
 //! Where sound comes from and goes: [`AudioSource`], [`AudioSink`] and their implementations.
 
+pub mod alsa;
 pub mod tone;
 pub mod wav;
 
-use crate::config::{AudioConfig, AudioSource as SourceKind};
+use crate::config::{AudioConfig, AudioOutput, AudioSource as SourceKind};
 use crate::media::frame::AudioBlock;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -25,12 +28,29 @@ pub trait AudioSink: Send {
     fn finish(&mut self) -> Result<(), AudioError>;
 }
 
-/// Opens the microphone `[audio]` names; `None` when audio is disabled.
-pub fn open_microphone(config: &AudioConfig) -> Result<Option<Box<dyn AudioSource>>, AudioError> {
+/// Opens the microphone `[audio]` names, counting its overruns in `xruns`; `None` when audio
+/// is disabled.
+pub fn open_microphone(
+    config: &AudioConfig,
+    xruns: Arc<AtomicU64>,
+) -> Result<Option<Box<dyn AudioSource>>, AudioError> {
     if !config.enabled {
         return Ok(None);
     }
     Ok(Some(match config.source {
         SourceKind::Tone => Box::new(tone::ToneMicrophone::new(config.tone_hz)),
+        SourceKind::Alsa => Box::new(alsa::AlsaMicrophone::open(&config.capture, xruns)?),
     }))
+}
+
+/// Opens the speaker `[output] audio` names, counting its underruns in `underruns`.
+pub fn open_speaker(
+    output: &AudioOutput,
+    underruns: Arc<AtomicU64>,
+) -> Result<Option<Box<dyn AudioSink>>, AudioError> {
+    Ok(match output {
+        AudioOutput::Wav(path) => Some(Box::new(wav::WavSink::create(path)?)),
+        AudioOutput::Alsa(device) => Some(Box::new(alsa::AlsaSpeaker::open(device, underruns)?)),
+        AudioOutput::None => None,
+    })
 }

@@ -14,10 +14,9 @@ mod ledger;
 mod receive;
 mod send;
 
-use crate::audio::AudioSink;
-use crate::audio::wav::WavSink;
+use crate::audio;
 use crate::capture::LocalStream;
-use crate::config::{AudioOutput, Config, VideoOutput};
+use crate::config::{Config, VideoOutput};
 use crate::display::VideoSink;
 use crate::display::y4m::Y4mSink;
 use crate::media::frame::{AudioBlock, Frame};
@@ -30,7 +29,7 @@ use ledger::Ledger;
 use receive::{decode_audio, decode_video};
 use send::{encode_audio, encode_video};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,10 +63,14 @@ pub struct CallSession {
     video_counts: QueueCounts,
     audio_counts: Option<QueueCounts>,
     local: LocalQueues,
+    /// Microphone overruns before the call, and the speaker's underruns during it.
+    xruns_at_start: u64,
+    speaker_underruns: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
 struct LocalQueues {
+    xruns: Arc<AtomicU64>,
     video: Arc<DropOldest<Frame>>,
     audio: Option<Arc<DropOldest<AudioBlock>>>,
 }
@@ -112,12 +115,9 @@ impl CallSession {
             )),
             VideoOutput::None => None,
         };
-        let audio_sink: Option<Box<dyn AudioSink>> = match &config.output.audio {
-            AudioOutput::Wav(path) => {
-                Some(Box::new(WavSink::create(path).map_err(|e| e.to_string())?))
-            }
-            AudioOutput::None => None,
-        };
+        let speaker_underruns = Arc::new(AtomicU64::new(0));
+        let audio_sink = audio::open_speaker(&config.output.audio, speaker_underruns.clone())
+            .map_err(|e| e.to_string())?;
         trace::info(&format!("Using {}", local.description));
 
         let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);
@@ -182,7 +182,10 @@ impl CallSession {
             threads,
             video_counts: local.video.counts(),
             audio_counts: local.audio.as_ref().map(|a| a.counts()),
+            xruns_at_start: local.audio_xruns.load(Ordering::Relaxed),
+            speaker_underruns,
             local: LocalQueues {
+                xruns: local.audio_xruns.clone(),
                 video: local.video.clone(),
                 audio: local.audio.clone(),
             },
@@ -223,6 +226,8 @@ impl CallSession {
                 video_captured,
                 video_dropped,
                 audio_captured,
+                audio_xruns: self.local.xruns.load(Ordering::Relaxed) - self.xruns_at_start,
+                audio_underruns: self.speaker_underruns.load(Ordering::Relaxed),
                 wire,
             },
         )

@@ -171,6 +171,33 @@ async fn three_calls_in_a_row_each_build_and_release_their_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_audio_disabled_the_call_is_video_only() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("video-only");
+    let mut config = small_config(&dir);
+    config.audio.enabled = false;
+    let mut daemon = daemon::spawn(config);
+    let report = call(&mut daemon, Duration::from_millis(1500)).await;
+    daemon.press(Event::Shutdown);
+    daemon.done.await.unwrap();
+    assert!(
+        report.video.decoded > 0,
+        "video arrived: {:?}",
+        report.video
+    );
+    assert_eq!(
+        (
+            report.audio.sent,
+            report.audio.received,
+            report.audio.played
+        ),
+        (0, 0, 0),
+        "no audio track: {:?}",
+        report.audio
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("early");
@@ -201,9 +228,16 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
     let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
     let (video, video_in) = std::sync::mpsc::sync_channel(1024);
     let (audio, _audio_in) = std::sync::mpsc::sync_channel(1024);
-    let peers = LoopbackPeers::connect(notes, Inbound { video, audio }, "test pattern")
-        .await
-        .unwrap();
+    let peers = LoopbackPeers::connect(
+        notes,
+        Inbound {
+            video,
+            audio: Some(audio),
+        },
+        "test pattern",
+    )
+    .await
+    .unwrap();
     let connected = tokio::time::timeout(CONNECT, async {
         while let Some(note) = noted.recv().await {
             if note == PeerNote::Connected {

@@ -80,7 +80,8 @@ pub enum PeerNote {
 #[derive(Clone)]
 pub struct Inbound {
     pub video: std::sync::mpsc::SyncSender<RtpPacket>,
-    pub audio: std::sync::mpsc::SyncSender<RtpPacket>,
+    /// `None` for a video-only call: pc1 then adds no audio track, and none is negotiated.
+    pub audio: Option<std::sync::mpsc::SyncSender<RtpPacket>>,
 }
 
 /// The two connected peer connections of one call, and pc1's outgoing tracks.
@@ -89,7 +90,7 @@ pub struct LoopbackPeers {
     pc2: Arc<dyn PeerConnection>,
     video: Outgoing,
     video_payloader: Mutex<H264Payloader>,
-    audio: Outgoing,
+    audio: Option<Outgoing>,
     keyframe_wanted: Arc<AtomicBool>,
     remote_video: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
     signaling: tokio::task::JoinHandle<()>,
@@ -128,16 +129,23 @@ impl LoopbackPeers {
             })
         };
         let pc1 = build_peer(Side::Pc1, handler(Side::Pc1, None)).await?;
+        let with_audio = inbound.audio.is_some();
         let pc2 = build_peer(Side::Pc2, handler(Side::Pc2, Some(inbound))).await?;
 
         let video = Outgoing::new(RtpCodecKind::Video, h264_codec(), H264_PAYLOAD_TYPE);
         pc1.add_track(video.track.clone() as Arc<dyn TrackLocal>)
             .await
             .map_err(peer_error("adding the video track"))?;
-        let audio = Outgoing::new(RtpCodecKind::Audio, opus_codec(), OPUS_PAYLOAD_TYPE);
-        pc1.add_track(audio.track.clone() as Arc<dyn TrackLocal>)
-            .await
-            .map_err(peer_error("adding the audio track"))?;
+        let audio = match with_audio {
+            true => {
+                let audio = Outgoing::new(RtpCodecKind::Audio, opus_codec(), OPUS_PAYLOAD_TYPE);
+                pc1.add_track(audio.track.clone() as Arc<dyn TrackLocal>)
+                    .await
+                    .map_err(peer_error("adding the audio track"))?;
+                Some(audio)
+            }
+            false => None,
+        };
         trace::info(&format!("Added local stream to pc1 ({media})"));
 
         let keyframe_wanted = Arc::new(AtomicBool::new(false));
@@ -185,7 +193,10 @@ impl LoopbackPeers {
 
     /// Sends one Opus packet with the given RTP timestamp (48 kHz clock).
     pub async fn send_audio(&self, packet: Bytes, rtp_timestamp: u32) -> Result<(), PeerError> {
-        self.audio
+        let Some(audio) = &self.audio else {
+            return Err(PeerError("this call has no audio track".into()));
+        };
+        audio
             .send(vec![packet], rtp_timestamp)
             .await
             .map_err(peer_error("sending audio"))

@@ -167,7 +167,10 @@ impl PeerConnectionEventHandler for Handler {
                 *self.video_track.lock().unwrap_or_else(|e| e.into_inner()) = Some(track.clone());
                 inbound.video
             }
-            _ => inbound.audio,
+            _ => match inbound.audio {
+                Some(audio) => audio,
+                None => return,
+            },
         };
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {

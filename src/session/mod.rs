@@ -124,7 +124,7 @@ impl CallSession {
         let (audio_in, audio_rx) = sync_channel(INBOUND_QUEUE);
         let inbound = Inbound {
             video: video_in,
-            audio: audio_in,
+            audio: local.audio.is_some().then_some(audio_in),
         };
         let peers = Arc::new(
             LoopbackPeers::connect(notes, inbound, &local.description)

@@ -1,9 +1,15 @@
 # The board test's scenario, run by the emulated board's /init from the host share (/mnt):
-# start `camloop run` with the board's config, then Call, wait for Connected, Hangup and quit
-# through `camloop ctl`, as a person on an SSH session would. Lines starting with
-# "camloop-board:" are read by the harness (cargo xtask board-test).
+# `camloop run` with the board's config, driven through `camloop ctl` as a person on an SSH
+# session would, with the camera and sound card taken away and given back:
+#   1. vivid not loaded at start: Error naming the camera; loaded: Ready within retry_s + 1 s;
+#   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end;
+#   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
+#   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call.
+# Lines starting with "camloop-board:" are read by the harness (cargo xtask board-test).
 SOCKET=/run/camloop/control.sock
-MEDIA_S=5
+RETRY_S=2
+VIVID_PARAMS=$(sed -n 's/^vivid\.ko //p' /modules/order)
+VIVID_DRIVER=/sys/bus/platform/drivers/vivid
 
 now() { cut -d' ' -f1 /proc/uptime; }
 since() { awk "BEGIN { printf \"%.2f\", $(now) - $1 }"; }
@@ -11,16 +17,56 @@ mark() { echo "camloop-board: $*"; }
 fail() { mark "FAIL $*"; exit 1; }
 ctl() { camloop ctl --socket "$SOCKET" "$1"; }
 state() { ctl status 2>/dev/null | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'; }
+last_error() { ctl status 2>/dev/null | sed -n 's/.*"last_error":"\([^"]*\)".*/\1/p'; }
 
 # Waits up to $2 seconds for state $1.
 wait_state() {
     start=$(now)
     until [ "$(state)" = "$1" ]; do
         if awk "BEGIN { exit !($(now) - $start > $2) }"; then
-            fail "no $1 state within $2 s (state: $(state))"
+            fail "no $1 state within $2 s (state: $(state); last error: $(last_error))"
         fi
         usleep 100000
     done
+}
+
+# Fails unless the last error mentions $1.
+error_names() {
+    case "$(last_error)" in
+    *"$1"*) ;;
+    *) fail "the error does not name $1: $(last_error)" ;;
+    esac
+}
+
+# Starts camloop with config $1, logging to $2, and waits for its control socket.
+start_camloop() {
+    camloop run --config "$1" > "$2" 2>&1 &
+    pid=$!
+    started=$(now)
+    until ctl status > /dev/null 2>&1; do
+        if ! kill -0 "$pid" 2> /dev/null; then
+            wait "$pid"
+            fail "camloop run exited with $? before its control socket came up"
+        fi
+        if awk "BEGIN { exit !($(now) - $started > 60) }"; then
+            fail "camloop run did not open $SOCKET within 60 s"
+        fi
+        usleep 100000
+    done
+}
+
+quit_camloop() {
+    ctl quit > /dev/null
+    wait "$pid"
+    mark "$1 $?"
+}
+
+# Call, Connected within 30 s; $took is how long it took.
+call_connects() {
+    call=$(now)
+    ctl call > /dev/null
+    wait_state connected 30
+    took=$(since "$call")
 }
 
 video=$(ls /dev/video* 2>/dev/null | tr '\n' ' ')
@@ -30,30 +76,69 @@ cards=$(sed -n 's/^ *[0-9]* \[\([A-Za-z]*\) *\].*/\1/p' /proc/asound/cards 2>/de
 lines=$(tr '\0' ' ' < /proc/device-tree/pl061@9030000/gpio-line-names 2>/dev/null)
 mark "devices camera: ${video}display: ${dri}gpio: ${gpio}(lines ${lines}) sound: ${cards}"
 
-camloop run --config /mnt/camloop.toml > /mnt/camloop.log 2>&1 &
-pid=$!
-started=$(now)
-until ctl status > /dev/null 2>&1; do
-    if ! kill -0 "$pid" 2> /dev/null; then
-        wait "$pid"
-        fail "camloop run exited with $? before its control socket came up"
-    fi
-    if awk "BEGIN { exit !($(now) - $started > 60) }"; then
-        fail "camloop run did not open $SOCKET within 60 s"
-    fi
-    usleep 100000
-done
-mark "control-socket-after $(since "$started")"
-wait_state ready 20
+# The tone for the microphone, playing for the whole scenario.
+aplay -q -D hw:Loopback,0,0 /mnt/tone.wav &
 
-call=$(now)
-ctl call > /dev/null
-wait_state connected 30
-mark "connected-after $(since "$call")"
-sleep "$MEDIA_S"
+# 1. The camera is missing at start.
+rmmod vivid || fail "cannot unload vivid"
+start_camloop /mnt/camloop.toml /mnt/camloop.log
+mark "control-socket-after $(since "$started")"
+wait_state error 20
+error_names vivid
+mark "camera-missing $(last_error)"
+# shellcheck disable=SC2086 # the parameters are words
+insmod /modules/vivid.ko $VIVID_PARAMS || fail "cannot load vivid"
+loaded=$(now)
+wait_state ready $((RETRY_S + 1))
+mark "camera-back-after $(since "$loaded")"
+
+# 2. The call, with the tone recorded where camloop plays pc2's audio.
+call_connects
+mark "connected-after $took"
+arecord -q -D hw:Loopback,1,1 -f S16_LE -r 48000 -c 1 -d 3 /mnt/far.wav \
+    || fail "arecord on hw:Loopback,1,1 failed"
+sleep 2
 ctl hangup > /dev/null
 wait_state ready 20
+cp /mnt/stats.json /mnt/call.json
 ctl status > /mnt/status.json
-ctl quit > /dev/null
-wait "$pid"
-mark "exit $?"
+
+# 3. The camera is unbound mid-call, then bound again.
+call_connects
+mark "before-unbind-connected-after $took"
+sleep 1
+device=$(basename "$(ls -d "$VIVID_DRIVER"/vivid* | head -n 1)")
+echo "$device" > "$VIVID_DRIVER/unbind" || fail "cannot unbind $device"
+unbound=$(now)
+wait_state error 5
+error_names camera
+mark "camera-unbound-error-after $(since "$unbound") $(last_error)"
+echo "$device" > "$VIVID_DRIVER/bind" || fail "cannot bind $device"
+bound=$(now)
+wait_state ready $((RETRY_S + 1))
+mark "camera-rebound-ready-after $(since "$bound")"
+call_connects
+mark "reconnected-after $took"
+ctl hangup > /dev/null
+wait_state ready 20
+quit_camloop exit
+
+# 4. A sound card that is not there.
+sed 's/^capture = .*/capture = "hw:CARD=Missing"/' /mnt/camloop.toml > /tmp/no-card.toml
+start_camloop /tmp/no-card.toml /mnt/no-card.log
+wait_state error 20
+error_names "hw:CARD=Missing"
+mark "sound-missing $(last_error)"
+quit_camloop no-card-exit
+
+# 5. Audio disabled: the call is video only.
+awk '{ print } /^\[audio\]/ { print "enabled = false" }' /mnt/camloop.toml > /tmp/video-only.toml
+start_camloop /tmp/video-only.toml /mnt/video-only.log
+wait_state ready 20
+call_connects
+mark "video-only-connected-after $took"
+sleep 2
+ctl hangup > /dev/null
+wait_state ready 20
+cp /mnt/stats.json /mnt/video-only.json
+quit_camloop video-only-exit

@@ -45,7 +45,7 @@ pub enum CameraError {
     },
     #[error("camera {device}: no frame for {seconds} s; is it still connected?")]
     Stalled { device: String, seconds: u64 },
-    #[error("camera {device}: gone ({reason}); reconnect it, camloop retries by itself")]
+    #[error("camera {device}: gone ({reason}); reconnect it")]
     Gone { device: String, reason: String },
     #[error("camera {device}: {what}: {source}")]
     Io {

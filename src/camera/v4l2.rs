@@ -217,7 +217,7 @@ fn resolve(device: &str) -> Result<PathBuf, CameraError> {
         .into_iter()
         .find(|path| card_of(path).is_some_and(|card| card.eq_ignore_ascii_case(device)))
         .ok_or_else(|| CameraError::NotFound {
-            device: format!("\"{device}\""),
+            device: device.to_string(),
             present: capture_devices(),
         })
 }

@@ -4,11 +4,14 @@
 //! with an initramfs of busybox, the cross-built camloop and the libraries it links. The kernel
 //! brings up vivid (camera), snd-aloop (sound), the PL061 GPIO lines named CALL, HANGUP and LED
 //! through the device tree, and virtio-gpu. A script in the guest (`board/qemu-virt/scenario.sh`)
-//! drives `camloop run` with `camloop ctl` and leaves the call's report on a 9p share. Downloads
+//! drives `camloop run` with `camloop ctl` through a call on vivid and snd-aloop and the device
+//! faults (camera missing, unbound mid-call, no sound card, audio off), and leaves the reports
+//! and the far end's recording of the tone played in on a 9p share. Downloads
 //! are cached under `target/board-test/cache/`; console log and artifacts stay in
 //! `target/board-test/`.
 
 mod image;
+mod tone;
 
 use crate::cross::{self, Target};
 use crate::system::{install, output, run};
@@ -112,6 +115,8 @@ fn boot(config: &Path) -> Result<Outcome> {
         PathBuf::from(BOARD).join("scenario.sh"),
         share.join("scenario.sh"),
     )?;
+    // Longer than the whole scenario: aplay plays it once, from the start.
+    tone::write(&share.join("tone.wav"), 120)?;
     eprintln!(
         "xtask: board image ready in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -253,6 +258,29 @@ fn check(outcome: &Outcome) -> Result<()> {
             last.join(" | ")
         );
     }
+    for (key, what) in [
+        ("camera-missing", "camera missing at start"),
+        ("camera-back-after", "vivid loaded → Ready (s)"),
+        (
+            "camera-unbound-error-after",
+            "vivid unbound mid-call → Error (s)",
+        ),
+        (
+            "camera-rebound-ready-after",
+            "vivid bound again → Ready (s)",
+        ),
+        ("reconnected-after", "then Call → Connected (s)"),
+        ("sound-missing", "sound card missing"),
+        (
+            "video-only-connected-after",
+            "audio disabled: Call → Connected (s)",
+        ),
+    ] {
+        let seen = outcome
+            .marker(key)
+            .with_context(|| format!("the guest never reported {key}; see {WORK}/console.log"))?;
+        eprintln!("xtask: {what}: {seen}");
+    }
     let connected: f64 = outcome
         .marker("connected-after")
         .context("the guest never reported Connected; see target/board-test/console.log")?
@@ -262,14 +290,23 @@ fn check(outcome: &Outcome) -> Result<()> {
     if connected > CONNECT_LIMIT_S {
         bail!("Connected {connected:.1} s after Call; the limit is {CONNECT_LIMIT_S} s");
     }
-    let path = share.join("stats.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no stats report from the board at {}", path.display()))?;
-    let report: serde_json::Value =
-        serde_json::from_str(&text).context("unreadable stats report")?;
+    let far = tone::check(&share.join("far.wav")).context("the 1 kHz tone at the far end")?;
+    eprintln!(
+        "xtask: the tone played into hw:Loopback,0,0 came back from camloop's speaker as {far}"
+    );
+    let video_only = report(&share.join("video-only.json"))?;
+    let (audio_sent, video_decoded) = (
+        video_only["audio"]["sent"].as_u64(),
+        video_only["video"]["decoded"].as_u64().unwrap_or(0),
+    );
+    if audio_sent != Some(0) || video_decoded == 0 {
+        bail!("the audio-disabled call sent audio {audio_sent:?}, decoded {video_decoded} frames");
+    }
+    eprintln!("xtask: audio disabled: {video_decoded} frames decoded, no audio sent");
+    let report = report(&share.join("call.json"))?;
     let (video, setup) = (&report["video"], &report["setup_ms"]);
     eprintln!(
-        "xtask: board call: {} sent, {} decoded; setup ice {} ms, peer {} ms, first frame {} ms; latency p50 {} ms, p95 {} ms; PSNR {} dB; encode {} ms, decode {} ms",
+        "xtask: board call: {} sent, {} decoded; setup ice {} ms, peer {} ms, first frame {} ms; latency p50 {} ms, p95 {} ms (capture → decode, by RTP timestamp); encode {} ms, decode {} ms; audio {} sent, {} played, {} xruns, {} underruns",
         video["sent"],
         video["decoded"],
         setup["ice_connected"],
@@ -277,10 +314,16 @@ fn check(outcome: &Outcome) -> Result<()> {
         setup["first_frame"],
         video["latency_ms"]["p50"],
         video["latency_ms"]["p95"],
-        video["psnr_db"],
         video["encode_ms_p50"],
-        video["decode_ms_p50"]
+        video["decode_ms_p50"],
+        report["audio"]["sent"],
+        report["audio"]["played"],
+        report["audio"]["xruns"],
+        report["audio"]["underruns"]
     );
+    if video["latency_ms"]["p50"].is_null() {
+        bail!("no latency measured on vivid's frames");
+    }
     let (sent, decoded) = (
         video["sent"].as_u64().unwrap_or(0),
         video["decoded"].as_u64().unwrap_or(0),
@@ -291,6 +334,14 @@ fn check(outcome: &Outcome) -> Result<()> {
             MIN_DECODED_SHARE * 100.0
         );
     }
+    for key in ["no-card-exit", "video-only-exit"] {
+        if outcome.marker(key) != Some("0") {
+            bail!(
+                "camloop did not exit 0 after quit ({key} {:?})",
+                outcome.marker(key)
+            );
+        }
+    }
     if outcome.marker("exit") != Some("0") {
         bail!(
             "camloop did not exit 0 after quit (exit {:?})",
@@ -298,4 +349,10 @@ fn check(outcome: &Outcome) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn report(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("no stats report from the board at {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("unreadable {}", path.display()))
 }

@@ -1,5 +1,5 @@
 //! What the emulated board boots: Debian's arm64 kernel and an initramfs (newc cpio) holding
-//! busybox, camloop, the shared libraries it links, the kernel modules in load order and `/init`.
+//! busybox, aplay/arecord, camloop, the shared libraries it links, the kernel modules in load order and `/init`.
 
 use crate::cross::Target;
 use crate::system::{output, run_with};
@@ -230,6 +230,13 @@ pub fn initramfs(
         let deb = download(cache, "busybox-static:arm64")?;
         extract(&deb, &busybox_root)?;
     }
+    // aplay and arecord (one binary that reads its name) play and record the test tone.
+    let alsa_utils_root = cache.join("alsa-utils");
+    let aplay = alsa_utils_root.join("usr/bin/aplay");
+    if !aplay.exists() {
+        let deb = download(cache, "alsa-utils:arm64")?;
+        extract(&deb, &alsa_utils_root)?;
+    }
     let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
     for dir in [
         "bin",
@@ -260,6 +267,9 @@ pub fn initramfs(
         0o755,
     )?;
     cpio.file("usr/bin/camloop", &std::fs::read(binary)?, 0o755)?;
+    let aplay = std::fs::read(&aplay)?;
+    cpio.file("usr/bin/aplay", &aplay, 0o755)?;
+    cpio.file("usr/bin/arecord", &aplay, 0o755)?;
     let mut made = HashSet::new();
     for (host, guest) in libraries(binary, target)? {
         let guest = guest.trim_start_matches('/').to_owned();

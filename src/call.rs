@@ -7,7 +7,7 @@
 //!    │  │ Call (media)      │ └────────────────────────────┘  │ FirstRemoteFrame
 //!    │  │                   │        HangupPressed            ▼
 //!    │  └──── Error ────────┴──────────────────────────── Connected
-//!    └─MediaFailed─▶ ▲  ◀── PeerFailed, MediaFailed, connect timeout
+//!    └─MediaFailed─▶ ▲  ◀── PeerFailed, OutputFailed, MediaFailed, connect timeout
 //! ```
 //!
 //! A media failure is transient (a camera unplugged, a module not loaded yet): Error opens the
@@ -36,6 +36,8 @@ pub enum LedPattern {
 pub enum Failure {
     Media,
     Peers,
+    /// The display or speaker of the call could not be opened or written.
+    Output,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +104,7 @@ pub enum Event {
     IceState(String),
     PeerConnected,
     PeerFailed(String),
+    OutputFailed(String),
     FirstRemoteFrame,
     Tick,
     Shutdown,
@@ -232,7 +235,7 @@ impl Call {
                 None
             }
             (State::Ready, Event::CallPressed)
-            | (State::Error(Failure::Peers), Event::CallPressed) => {
+            | (State::Error(Failure::Peers | Failure::Output), Event::CallPressed) => {
                 trace(out, "Starting call".into());
                 out.push(Command::ConnectPeers);
                 Some(State::Connecting {
@@ -273,6 +276,10 @@ impl Call {
             (State::Connecting { .. } | State::Connected, Event::PeerFailed(why)) => {
                 trace(out, format!("Call failed: {why}"));
                 Some(State::Error(Failure::Peers))
+            }
+            (State::Connecting { .. } | State::Connected, Event::OutputFailed(why)) => {
+                trace(out, format!("Output error: {why}"));
+                Some(State::Error(Failure::Output))
             }
             (State::Connecting { deadline }, Event::Tick) if now >= deadline => {
                 trace(

@@ -31,12 +31,14 @@ const CONNECTING: State = State::Connecting {
 };
 const MEDIA_ERR: State = State::Error(Failure::Media);
 const PEER_ERR: State = State::Error(Failure::Peers);
+const OUTPUT_ERR: State = State::Error(Failure::Output);
 
 /// Every (state, event) pair: the state after it and the commands other than traces.
 fn table() -> Vec<(State, Event, State, Vec<Command>)> {
     let fail = || MediaFailed("camera gone".into());
     let peer_fail = || PeerFailed("dtls".into());
     let ice = || IceState("checking".into());
+    let out_fail = || OutputFailed("speaker hw:1,0: busy".into());
     let after_timeout = State::Connecting {
         deadline: NOW + TIMEOUT,
     };
@@ -222,6 +224,54 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             State::Stopping,
             vec![SetLed(Led::Off), Exit],
         ),
+        // An output that cannot be opened or written ends the call, not the media
+        (State::Starting, out_fail(), State::Starting, vec![]),
+        (State::Ready, out_fail(), State::Ready, vec![]),
+        (
+            CONNECTING,
+            out_fail(),
+            OUTPUT_ERR,
+            vec![ClosePeers, SetLed(Led::DoubleBlink)],
+        ),
+        (
+            State::Connected,
+            out_fail(),
+            OUTPUT_ERR,
+            vec![ClosePeers, SetLed(Led::DoubleBlink)],
+        ),
+        (MEDIA_ERR, out_fail(), MEDIA_ERR, vec![]),
+        (PEER_ERR, out_fail(), PEER_ERR, vec![]),
+        (State::Stopping, out_fail(), State::Stopping, vec![]),
+        // Error after an output failure: media is still open, Call tries again
+        (
+            OUTPUT_ERR,
+            MediaReady,
+            State::Ready,
+            vec![SetLed(Led::SlowHeartbeat)],
+        ),
+        (OUTPUT_ERR, fail(), MEDIA_ERR, vec![]),
+        (
+            OUTPUT_ERR,
+            CallPressed,
+            after_timeout,
+            vec![ConnectPeers, SetLed(Led::FastBlink)],
+        ),
+        (
+            OUTPUT_ERR,
+            HangupPressed,
+            State::Ready,
+            vec![SetLed(Led::SlowHeartbeat)],
+        ),
+        (OUTPUT_ERR, peer_fail(), OUTPUT_ERR, vec![]),
+        (OUTPUT_ERR, out_fail(), OUTPUT_ERR, vec![]),
+        (OUTPUT_ERR, FirstRemoteFrame, OUTPUT_ERR, vec![]),
+        (OUTPUT_ERR, Tick, OUTPUT_ERR, vec![]),
+        (
+            OUTPUT_ERR,
+            Shutdown,
+            State::Stopping,
+            vec![SetLed(Led::Off), Exit],
+        ),
         // Stopping ignores everything
         (State::Stopping, MediaReady, State::Stopping, vec![]),
         (State::Stopping, CallPressed, State::Stopping, vec![]),
@@ -342,6 +392,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(IceState("checking".into())),
         Just(PeerConnected),
         Just(PeerFailed("dtls".into())),
+        Just(OutputFailed("speaker busy".into())),
         Just(FirstRemoteFrame),
         Just(Tick),
         Just(Shutdown),

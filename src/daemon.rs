@@ -6,7 +6,7 @@ use crate::call::{Call, Command, Event, LedPattern, State};
 use crate::capture::{LocalStream, MediaError};
 use crate::config::Config;
 use crate::rtc::PeerNote;
-use crate::session::{CallSession, SessionNote};
+use crate::session::{CallSession, SessionError, SessionNote};
 use crate::stats::CallReport;
 use crate::trace;
 use serde::Serialize;
@@ -157,6 +157,7 @@ impl Daemon {
                     match note {
                         SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
                         SessionNote::Failed(why) => Event::PeerFailed(why),
+                        SessionNote::OutputFailed(why) => Event::OutputFailed(why),
                     }
                 }
                 Input::Peer(..) | Input::Session(..) => continue,
@@ -167,7 +168,9 @@ impl Daemon {
                 }
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
-            if let Event::MediaFailed(why) | Event::PeerFailed(why) = &event {
+            if let Event::MediaFailed(why) | Event::PeerFailed(why) | Event::OutputFailed(why) =
+                &event
+            {
                 self.last_error = Some(why.clone());
             }
             let commands = call.handle(now.duration_since(started), event);
@@ -273,7 +276,10 @@ impl Daemon {
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
             // Reported as an input so the state machine sees it in order.
-            Err(why) => {
+            Err(SessionError::Output(why)) => {
+                let _ = self.inputs.send(Input::Event(Event::OutputFailed(why)));
+            }
+            Err(SessionError::Peers(why)) => {
                 let _ = self.inputs.send(Input::Event(Event::PeerFailed(why)));
             }
         }

@@ -84,3 +84,78 @@ pub fn open(config: &CameraConfig) -> Result<Box<dyn VideoSource>, CameraError> 
         CameraSource::V4l2 => Box::new(v4l2::V4l2Camera::open(config)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_camera_error_names_the_device_and_what_to_do() {
+        let cases = [
+            (
+                CameraError::NotFound {
+                    device: "vivid".into(),
+                    present: vec!["/dev/video0 (HD Pro Webcam C920)".into()],
+                },
+                "camera vivid: no such device (present: /dev/video0 (HD Pro Webcam C920)); check [camera] device and that the camera is plugged in",
+            ),
+            (
+                CameraError::NotFound {
+                    device: "/dev/video2".into(),
+                    present: vec![],
+                },
+                "camera /dev/video2: no such device (present: none); check [camera] device and that the camera is plugged in",
+            ),
+            (
+                CameraError::Busy {
+                    device: "/dev/video0".into(),
+                },
+                "camera /dev/video0: busy: another program is using it; stop it and try again",
+            ),
+            (
+                CameraError::PermissionDenied {
+                    device: "/dev/video0".into(),
+                },
+                "camera /dev/video0: permission denied; add the user running camloop to the `video` group",
+            ),
+            (
+                CameraError::NoUsableFormat {
+                    device: "/dev/video0".into(),
+                    wanted: " in YUYV".into(),
+                    offered: "MJPG 640x480, 1280x720".into(),
+                },
+                "camera /dev/video0: no usable format in YUYV; it offers MJPG 640x480, 1280x720; set [camera] format to one of NV12, YU12, YUYV, UYVY, MJPG that it offers",
+            ),
+            (
+                CameraError::Stalled {
+                    device: "/dev/video0".into(),
+                    seconds: 1,
+                },
+                "camera /dev/video0: no frame for 1 s; is it still connected?",
+            ),
+            (
+                CameraError::Gone {
+                    device: "/dev/video0".into(),
+                    reason: "No such device (os error 19)".into(),
+                },
+                "camera /dev/video0: gone (No such device (os error 19)); reconnect it",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn a_camera_path_that_does_not_exist_is_not_found_not_a_panic() {
+        let config = CameraConfig {
+            source: CameraSource::V4l2,
+            device: "/dev/video-camloop-test".into(),
+            ..crate::config::Config::default().camera
+        };
+        assert!(matches!(
+            open(&config).err(),
+            Some(CameraError::NotFound { device, .. }) if device == "/dev/video-camloop-test"
+        ));
+    }
+}

@@ -16,9 +16,8 @@ mod send;
 
 use crate::audio;
 use crate::capture::LocalStream;
-use crate::config::{Config, VideoOutput};
-use crate::display::VideoSink;
-use crate::display::y4m::Y4mSink;
+use crate::config::Config;
+use crate::display;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::h264::EncoderSettings;
 use crate::media::queue::{DropOldest, QueueCounts};
@@ -49,7 +48,21 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionNote {
     FirstRemoteFrame,
+    /// A codec or the connections failed.
     Failed(String),
+    /// The display or the speaker failed.
+    OutputFailed(String),
+}
+
+/// Why a call could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The display or the speaker cannot be opened.
+    #[error("{0}")]
+    Output(String),
+    /// The connections or the media threads cannot be set up.
+    #[error("{0}")]
+    Peers(String),
 }
 
 pub type Notify = Arc<dyn Fn(SessionNote) + Send + Sync>;
@@ -107,17 +120,14 @@ impl CallSession {
         local: &LocalStream,
         notes: UnboundedSender<PeerNote>,
         notify: Notify,
-    ) -> Result<CallSession, String> {
+    ) -> Result<CallSession, SessionError> {
         let started = Instant::now();
-        let video_sink: Option<Box<dyn VideoSink>> = match &config.output.video {
-            VideoOutput::Y4m(path) => Some(Box::new(
-                Y4mSink::create(path, local.format.fps).map_err(|e| e.to_string())?,
-            )),
-            VideoOutput::None => None,
-        };
+        let output = |e: &dyn std::fmt::Display| SessionError::Output(e.to_string());
+        let video_sink =
+            display::open(&config.output.video, local.format.fps).map_err(|e| output(&e))?;
         let speaker_underruns = Arc::new(AtomicU64::new(0));
         let audio_sink = audio::open_speaker(&config.output.audio, speaker_underruns.clone())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| output(&e))?;
         trace::info(&format!("Using {}", local.description));
 
         let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);
@@ -129,7 +139,7 @@ impl CallSession {
         let peers = Arc::new(
             LoopbackPeers::connect(notes, inbound, &local.description)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| SessionError::Peers(e.to_string()))?,
         );
         let shared = Shared {
             peers: peers.clone(),
@@ -194,7 +204,7 @@ impl CallSession {
             Ok(()) => Ok(session),
             Err(e) => {
                 session.stop().await;
-                Err(e)
+                Err(SessionError::Peers(e))
             }
         }
     }

@@ -84,7 +84,7 @@ pub(super) fn decode_video(
         if let Some(out) = &mut sink
             && let Err(e) = out.show(width, height, &picture)
         {
-            (shared.notify)(SessionNote::Failed(e.to_string()));
+            (shared.notify)(SessionNote::OutputFailed(e.to_string()));
             sink = None;
         }
         if shared
@@ -125,7 +125,7 @@ pub(super) fn decode_audio(
             match out.write(&pcm) {
                 Ok(()) => shared.meter.audio_played(),
                 Err(e) => {
-                    (shared.notify)(SessionNote::Failed(e.to_string()));
+                    (shared.notify)(SessionNote::OutputFailed(e.to_string()));
                     sink = None;
                 }
             }

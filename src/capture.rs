@@ -30,6 +30,14 @@ pub struct LocalStream {
     threads: Vec<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for LocalStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStream")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error(transparent)]

@@ -12,6 +12,7 @@ use crate::trace;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::SendError;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{oneshot, watch};
 
@@ -25,7 +26,9 @@ pub enum Input {
     /// Calls are numbered; notes from a call that has ended are stale and ignored.
     Peer(u64, PeerNote),
     Session(u64, SessionNote),
-    Media(Result<(), MediaError>),
+    /// Media opens are numbered too: an open or a failure from a stream since replaced is stale.
+    MediaOpened(u64, Result<LocalStream, MediaError>),
+    MediaLost(u64, MediaError),
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -98,6 +101,7 @@ pub fn spawn(config: Config) -> DaemonHandle {
         inputs: inputs.clone(),
         state: state_tx,
         local: None,
+        media_opens: 0,
         session: None,
         calls: 0,
         last_report: None,
@@ -117,6 +121,8 @@ struct Daemon {
     inputs: UnboundedSender<Input>,
     state: watch::Sender<State>,
     local: Option<LocalStream>,
+    /// Media opens started since start; the newest is the one that counts.
+    media_opens: u64,
     session: Option<CallSession>,
     calls: u64,
     last_report: Option<CallReport>,
@@ -147,8 +153,21 @@ impl Daemon {
                     let _ = reply.send(self.status(call.state()));
                     continue;
                 }
-                Input::Media(Ok(())) => Event::MediaReady,
-                Input::Media(Err(why)) => Event::MediaFailed(why.to_string()),
+                Input::MediaOpened(n, opened) if n == self.media_opens => match opened {
+                    Ok(local) => {
+                        self.local = Some(local);
+                        Event::MediaReady
+                    }
+                    Err(why) => Event::MediaFailed(why.to_string()),
+                },
+                Input::MediaLost(n, why) if n == self.media_opens => {
+                    Event::MediaFailed(why.to_string())
+                }
+                Input::MediaOpened(_, Ok(stale)) => {
+                    tokio::task::spawn_blocking(move || stale.close());
+                    continue;
+                }
+                Input::MediaOpened(..) | Input::MediaLost(..) => continue,
                 Input::Peer(n, note) if n == self.calls => match self.peer_note(note) {
                     Some(event) => event,
                     None => continue,
@@ -234,18 +253,30 @@ impl Daemon {
         exit
     }
 
+    /// Closes the local stream and opens it again, off the owner task: a camera may take its
+    /// time to open, and status, Hangup and quit must still be answered meanwhile.
     fn start_media(&mut self) {
-        if let Some(old) = self.local.take() {
-            old.close();
-        }
+        self.media_opens += 1;
+        let n = self.media_opens;
+        let old = self.local.take();
+        let config = self.config.clone();
         let inputs = self.inputs.clone();
-        let on_failure = Arc::new(move |why: MediaError| {
-            let _ = inputs.send(Input::Media(Err(why)));
+        tokio::task::spawn_blocking(move || {
+            if let Some(old) = old {
+                old.close();
+            }
+            let lost = inputs.clone();
+            let on_failure = Arc::new(move |why: MediaError| {
+                let _ = lost.send(Input::MediaLost(n, why));
+            });
+            let opened = LocalStream::open(&config, on_failure);
+            // The daemon has exited: nobody will close this stream but us.
+            if let Err(SendError(Input::MediaOpened(_, Ok(orphan)))) =
+                inputs.send(Input::MediaOpened(n, opened))
+            {
+                orphan.close();
+            }
         });
-        let result = LocalStream::open(&self.config, on_failure).map(|local| {
-            self.local = Some(local);
-        });
-        let _ = self.inputs.send(Input::Media(result));
     }
 
     async fn connect_peers(&mut self) {

@@ -6,10 +6,11 @@
 //! through the device tree, and virtio-gpu. A script in the guest (`board/qemu-virt/scenario.sh`)
 //! drives `camloop run` with `camloop ctl` through a call on vivid and snd-aloop and the device
 //! faults (camera missing, unbound mid-call, no sound card, audio off), and leaves the reports
-//! and the far end's recording of the tone played in on a 9p share. Downloads
-//! are cached under `target/board-test/cache/`; console log and artifacts stay in
-//! `target/board-test/`.
+//! and the far end's recording of the tone played in on a 9p share. Debian packages are cached
+//! in `${XDG_CACHE_HOME:-$HOME/.cache}/camloop/debs` (checked by SHA256); what they unpack to,
+//! the console log and the artifacts stay in `target/board-test/`.
 
+mod debs;
 mod image;
 mod tone;
 
@@ -96,14 +97,12 @@ fn boot(config: &Path) -> Result<Outcome> {
     let binary = cross::build(target)?;
     install(&["qemu-system-arm", "device-tree-compiler"].map(String::from))?;
     let work = PathBuf::from(WORK);
-    let cache = work.join("cache");
-    std::fs::create_dir_all(&cache)?;
 
     let started = Instant::now();
-    let kernel = image::kernel(&cache)?;
+    let kernel = image::kernel(&work)?;
     let dtb = device_tree(&work)?;
     let initramfs = work.join("initramfs.cpio");
-    image::initramfs(&initramfs, &kernel, &binary, target, &cache)?;
+    image::initramfs(&initramfs, &kernel, &binary, target, &work)?;
     let share = work.join("share");
     if share.exists() {
         std::fs::remove_dir_all(&share)?;

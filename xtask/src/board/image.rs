@@ -1,13 +1,13 @@
 //! What the emulated board boots: Debian's arm64 kernel and an initramfs (newc cpio) holding
 //! busybox, aplay/arecord, camloop, the shared libraries it links, the kernel modules in load order and `/init`.
 
+use super::debs;
 use crate::cross::Target;
-use crate::system::{output, run_with};
+use crate::system::output;
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Modules the board needs, with their parameters; their dependencies are found and loaded first.
 const MODULES: &[(&str, &str)] = &[
@@ -29,7 +29,7 @@ pub struct Kernel {
 }
 
 /// Debian's current arm64 kernel: the metapackage names it; downloaded once into `cache`.
-pub fn kernel(cache: &Path) -> Result<Kernel> {
+pub fn kernel(work: &Path) -> Result<Kernel> {
     let depends = output("apt-cache", &["depends", "linux-image-arm64:arm64"]).context(
         "apt-cache cannot resolve linux-image-arm64:arm64; is the arm64 architecture added?",
     )?;
@@ -39,49 +39,14 @@ pub fn kernel(cache: &Path) -> Result<Kernel> {
         .map(|p| p.trim_end_matches(":arm64").to_owned())
         .context("linux-image-arm64 depends on no kernel image")?;
     let release = package.trim_start_matches("linux-image-").to_owned();
-    let root = cache.join(&package);
+    let root = debs::unpack(&format!("{package}:arm64"), work)?;
     let image = root.join(format!("boot/vmlinuz-{release}"));
-    if !image.exists() {
-        let deb = download(cache, &format!("{package}:arm64"))?;
-        extract(&deb, &root)?;
-    }
     eprintln!("xtask: kernel {release}");
     // Debian's arm64 vmlinuz is already an uncompressed Image.
     Ok(Kernel {
         image,
         modules: root.join(format!("lib/modules/{release}/kernel")),
     })
-}
-
-/// `apt-get download` into `cache`, once; returns the .deb.
-fn download(cache: &Path, package: &str) -> Result<PathBuf> {
-    let name = package.split(':').next().unwrap_or(package);
-    let find = || -> Option<PathBuf> {
-        std::fs::read_dir(cache)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(&format!("{name}_")) && n.ends_with(".deb"))
-            })
-    };
-    if let Some(deb) = find() {
-        return Ok(deb);
-    }
-    run_with(
-        Command::new("apt-get")
-            .arg("download")
-            .arg(package)
-            .current_dir(cache),
-    )?;
-    find().with_context(|| format!("apt-get download {package} left no .deb"))
-}
-
-fn extract(deb: &Path, into: &Path) -> Result<()> {
-    std::fs::create_dir_all(into)?;
-    run_with(Command::new("dpkg-deb").arg("-x").arg(deb).arg(into))
 }
 
 /// The `key=` field of a module's `.modinfo` section (null-separated `key=value` strings).
@@ -222,21 +187,11 @@ pub fn initramfs(
     kernel: &Kernel,
     binary: &Path,
     target: &Target,
-    cache: &Path,
+    work: &Path,
 ) -> Result<()> {
-    let busybox_root = cache.join("busybox");
-    let busybox = busybox_root.join("bin/busybox");
-    if !busybox.exists() {
-        let deb = download(cache, "busybox-static:arm64")?;
-        extract(&deb, &busybox_root)?;
-    }
+    let busybox = debs::unpack("busybox-static:arm64", work)?.join("bin/busybox");
     // aplay and arecord (one binary that reads its name) play and record the test tone.
-    let alsa_utils_root = cache.join("alsa-utils");
-    let aplay = alsa_utils_root.join("usr/bin/aplay");
-    if !aplay.exists() {
-        let deb = download(cache, "alsa-utils:arm64")?;
-        extract(&deb, &alsa_utils_root)?;
-    }
+    let aplay = debs::unpack("alsa-utils:arm64", work)?.join("usr/bin/aplay");
     let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
     for dir in [
         "bin",

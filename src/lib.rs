@@ -12,6 +12,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod display;
+pub mod gpio;
+pub mod led;
 pub mod media;
 pub mod rtc;
 pub mod session;

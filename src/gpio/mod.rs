@@ -1,0 +1,3 @@
+//! The board's buttons and status LED on GPIO lines.
+
+pub mod debounce;

@@ -1,8 +1,9 @@
 //! The command line: `run`, `ctl`, `demo`, `check-config`, `bench`.
 
+use crate::buttons::ButtonHandle;
 use crate::call::Event;
 use crate::config::{self, AudioOutput, ButtonSource, Config, VideoOutput};
-use crate::{bench, buttons, control, daemon, trace};
+use crate::{bench, buttons, control, daemon, gpio, led, trace};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -206,6 +207,10 @@ fn on_signals(daemon: &daemon::DaemonHandle) {
 async fn run(config: Config) -> ExitCode {
     init_logging(config.log_level);
     trace::start();
+    let (led, buttons) = match gpio_devices(&config) {
+        Ok(devices) => devices,
+        Err(e) => return fail(1, e),
+    };
     let daemon = daemon::spawn(config.clone());
     on_signals(&daemon);
     let _server = match control::serve(&config.control_socket, &daemon) {
@@ -216,13 +221,47 @@ async fn run(config: Config) -> ExitCode {
             return fail(1, e);
         }
     };
+    // The pin was requested off: until here, nothing has lit it.
+    let led = led.map(|pin| tokio::spawn(led::drive(pin, daemon.led.clone())));
+    if let Some(lines) = buttons {
+        tokio::spawn(lines.run(ButtonHandle::new(&daemon)));
+    }
     if config.buttons == ButtonSource::Keyboard {
         buttons::keyboard(daemon.inputs.clone());
     }
-    match daemon.done.await {
+    let done = daemon.done.await;
+    // The daemon is gone, so the LED task turns the LED off and ends.
+    drop(daemon.led);
+    if let Some(led) = led {
+        let _ = led.await;
+    }
+    match done {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(1, format!("the daemon task failed: {e}")),
     }
+}
+
+/// The LED and the GPIO buttons the config names, opened before the daemon's first command.
+fn gpio_devices(
+    config: &Config,
+) -> Result<
+    (
+        Option<linux_embedded_hal::CdevPin>,
+        Option<gpio::GpioButtonLines>,
+    ),
+    String,
+> {
+    let led = match &config.led {
+        Some(led) => Some(gpio::open_led(led).map_err(|e| format!("LED: {e}"))?),
+        None => None,
+    };
+    let buttons = match &config.buttons {
+        ButtonSource::Gpio(buttons) => {
+            Some(gpio::open_buttons(buttons).map_err(|e| format!("buttons: {e}"))?)
+        }
+        _ => None,
+    };
+    Ok((led, buttons))
 }
 
 /// The demo's sources and sinks: test pattern, tone, files in `out`.

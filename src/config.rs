@@ -20,6 +20,8 @@ pub struct Config {
     pub call: CallConfig,
     pub output: OutputConfig,
     pub buttons: ButtonSource,
+    /// The status LED, when one is wired.
+    pub led: Option<LedConfig>,
     pub control_socket: PathBuf,
     pub stats: StatsConfig,
     pub log_level: log::LevelFilter,
@@ -91,10 +93,48 @@ pub enum AudioOutput {
     None,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ButtonSource {
     Keyboard,
+    Gpio(GpioButtons),
     None,
+}
+
+/// Call and Hangup on GPIO lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpioButtons {
+    /// A chip label (`pinctrl-bcm2835`) or path (`/dev/gpiochip0`).
+    pub chip: String,
+    pub call: LineRef,
+    /// `None` in toggle mode: the one button is Call or Hangup, whichever is enabled.
+    pub hangup: Option<LineRef>,
+    /// Pressed reads low: buttons to ground, with pull-ups.
+    pub active_low: bool,
+    pub debounce: Duration,
+}
+
+/// A GPIO line by offset on its chip or by name (`GPIO17`, `CALL`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineRef {
+    Offset(u32),
+    Name(String),
+}
+
+impl std::fmt::Display for LineRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineRef::Offset(n) => write!(f, "line {n}"),
+            LineRef::Name(name) => write!(f, "line \"{name}\""),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LedConfig {
+    pub chip: String,
+    pub line: LineRef,
+    /// Lit when the line is low (LED to the supply rail).
+    pub active_low: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -155,7 +195,8 @@ impl Config {
 
     fn from_table(table: &toml::Table) -> Result<Config, ConfigError> {
         const SECTIONS: &[&str] = &[
-            "camera", "audio", "video", "call", "output", "buttons", "control", "stats", "log",
+            "camera", "audio", "video", "call", "output", "buttons", "led", "control", "stats",
+            "log",
         ];
         if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(ConfigError(format!(
@@ -174,7 +215,20 @@ impl Config {
         let video = Section::new(table, "video", &["bitrate_kbps", "keyframe_interval_s"])?;
         let call = Section::new(table, "call", &["connect_timeout_s"])?;
         let output = Section::new(table, "output", &["video", "audio"])?;
-        let buttons = Section::new(table, "buttons", &["source"])?;
+        let buttons = Section::new(
+            table,
+            "buttons",
+            &[
+                "source",
+                "chip",
+                "call",
+                "hangup",
+                "active_low",
+                "debounce_ms",
+                "mode",
+            ],
+        )?;
+        let led = Section::new(table, "led", &["chip", "line", "active_low"])?;
         let control = Section::new(table, "control", &["socket"])?;
         let stats = Section::new(table, "stats", &["report", "interval_s"])?;
         let log = Section::new(table, "log", &["level"])?;
@@ -230,14 +284,15 @@ impl Config {
                     AudioOutput::None,
                 )?,
             },
-            buttons: buttons.choice(
-                "source",
-                "none",
-                &[
-                    ("keyboard", ButtonSource::Keyboard),
-                    ("none", ButtonSource::None),
-                ],
-            )?,
+            buttons: button_source(&buttons)?,
+            led: match led.string("chip")? {
+                None => None,
+                Some(chip) => Some(LedConfig {
+                    chip: chip.to_string(),
+                    line: led.required_line("line")?,
+                    active_low: led.boolean("active_low", false)?,
+                }),
+            },
             control_socket: control.path("socket", "/run/camloop/control.sock")?,
             stats: StatsConfig {
                 report: stats.optional_path("report")?,
@@ -256,6 +311,48 @@ impl Config {
             )?,
         })
     }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SourceKind {
+    Keyboard,
+    Gpio,
+    None,
+}
+
+fn button_source(section: &Section<'_>) -> Result<ButtonSource, ConfigError> {
+    let kinds = [
+        ("keyboard", SourceKind::Keyboard),
+        ("gpio", SourceKind::Gpio),
+        ("none", SourceKind::None),
+    ];
+    Ok(match section.choice("source", "none", &kinds)? {
+        SourceKind::Keyboard => ButtonSource::Keyboard,
+        SourceKind::None => ButtonSource::None,
+        SourceKind::Gpio => {
+            let toggle = section.choice("mode", "two", &[("two", false), ("toggle", true)])?;
+            let hangup = match (toggle, section.line("hangup")?) {
+                (false, Some(line)) => Some(line),
+                (false, None) => return Err(section.missing("hangup", "with mode = \"two\"")),
+                (true, Some(_)) => {
+                    return Err(ConfigError(
+                        "buttons.hangup: not used with mode = \"toggle\" (the call button does both); remove it".into(),
+                    ));
+                }
+                (true, None) => None,
+            };
+            ButtonSource::Gpio(GpioButtons {
+                chip: section
+                    .string("chip")?
+                    .ok_or_else(|| section.missing("chip", "with source = \"gpio\""))?
+                    .to_string(),
+                call: section.required_line("call")?,
+                hangup,
+                active_low: section.boolean("active_low", true)?,
+                debounce: Duration::from_millis(section.number("debounce_ms", 30, 1, 1000)?.into()),
+            })
+        }
+    })
 }
 
 /// A sink kind: its prefix, what follows the colon (for errors), and how to make it.
@@ -342,6 +439,30 @@ impl<'a> Section<'a> {
             Some(toml::Value::String(s)) => Ok(Some(s)),
             Some(value) => Err(self.invalid(key, value, "a string")),
         }
+    }
+
+    fn missing(&self, key: &str, when: &str) -> ConfigError {
+        ConfigError(format!("{}.{key}: required {when}", self.name))
+    }
+
+    /// A GPIO line: an offset or a name.
+    fn line(&self, key: &str) -> Result<Option<LineRef>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(name)) if !name.is_empty() => {
+                Ok(Some(LineRef::Name(name.clone())))
+            }
+            Some(value) => value
+                .as_integer()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(|n| Some(LineRef::Offset(n)))
+                .ok_or_else(|| self.invalid(key, value, "a line offset (17) or name (\"GPIO17\")")),
+        }
+    }
+
+    fn required_line(&self, key: &str) -> Result<LineRef, ConfigError> {
+        self.line(key)?
+            .ok_or_else(|| self.missing(key, &format!("in [{}]", self.name)))
     }
 
     /// A non-empty string.

@@ -108,3 +108,73 @@ fn alsa_devices_are_named_for_the_microphone_and_the_speaker() {
         "config error: output.audio = \"alsa:\": expected \"wav:PATH\", \"alsa:DEVICE\" or \"none\""
     );
 }
+
+#[test]
+fn gpio_buttons_and_the_led_take_lines_by_offset_or_name() {
+    let config = Config::parse(
+        "[buttons]\nsource = \"gpio\"\nchip = \"pinctrl-bcm2835\"\ncall = 17\nhangup = \"GPIO27\"\n[led]\nchip = \"/dev/gpiochip0\"\nline = 22\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.buttons,
+        ButtonSource::Gpio(GpioButtons {
+            chip: "pinctrl-bcm2835".into(),
+            call: LineRef::Offset(17),
+            hangup: Some(LineRef::Name("GPIO27".into())),
+            active_low: true,
+            debounce: Duration::from_millis(30),
+        })
+    );
+    assert_eq!(
+        config.led,
+        Some(LedConfig {
+            chip: "/dev/gpiochip0".into(),
+            line: LineRef::Offset(22),
+            active_low: false,
+        })
+    );
+    assert_eq!(Config::default().led, None);
+    let toggle = Config::parse(
+        "[buttons]\nsource = \"gpio\"\nchip = \"9030000.pl061\"\ncall = \"CALL\"\nmode = \"toggle\"\nactive_low = false\ndebounce_ms = 20\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        toggle.buttons,
+        ButtonSource::Gpio(GpioButtons {
+            hangup: None,
+            active_low: false,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn gpio_errors_say_what_is_missing_or_wrong() {
+    let gpio = "[buttons]\nsource = \"gpio\"\nchip = \"c\"\n";
+    assert_eq!(
+        error(&format!("{gpio}hangup = 27\n")),
+        "config error: buttons.call: required in [buttons]"
+    );
+    assert_eq!(
+        error(&format!("{gpio}call = 17\n")),
+        "config error: buttons.hangup: required with mode = \"two\""
+    );
+    assert_eq!(
+        error(&format!(
+            "{gpio}call = 17\nhangup = 27\nmode = \"toggle\"\n"
+        )),
+        "config error: buttons.hangup: not used with mode = \"toggle\" (the call button does both); remove it"
+    );
+    assert_eq!(
+        error(&format!("{gpio}call = -1\nhangup = 27\n")),
+        "config error: buttons.call = -1: expected a line offset (17) or name (\"GPIO17\")"
+    );
+    assert_eq!(
+        error("[buttons]\nsource = \"gpio\"\ncall = 1\nhangup = 2\n"),
+        "config error: buttons.chip: required with source = \"gpio\""
+    );
+    assert_eq!(
+        error("[led]\nchip = \"c\"\n"),
+        "config error: led.line: required in [led]"
+    );
+}

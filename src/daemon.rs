@@ -62,6 +62,8 @@ impl Status {
 pub struct DaemonHandle {
     pub inputs: UnboundedSender<Input>,
     pub state: watch::Receiver<State>,
+    /// What the LED should show; the LED task follows it.
+    pub led: watch::Receiver<LedPattern>,
     pub done: tokio::task::JoinHandle<Option<CallReport>>,
 }
 
@@ -96,10 +98,12 @@ impl DaemonHandle {
 pub fn spawn(config: Config) -> DaemonHandle {
     let (inputs, rx) = unbounded_channel();
     let (state_tx, state) = watch::channel(State::Starting);
+    let (led_tx, led) = watch::channel(State::Starting.led());
     let daemon = Daemon {
         config,
         inputs: inputs.clone(),
         state: state_tx,
+        led: led_tx,
         local: None,
         media_opens: 0,
         session: None,
@@ -112,6 +116,7 @@ pub fn spawn(config: Config) -> DaemonHandle {
     DaemonHandle {
         inputs,
         state,
+        led,
         done,
     }
 }
@@ -120,6 +125,7 @@ struct Daemon {
     config: Config,
     inputs: UnboundedSender<Input>,
     state: watch::Sender<State>,
+    led: watch::Sender<LedPattern>,
     local: Option<LocalStream>,
     /// Media opens started since start; the newest is the one that counts.
     media_opens: u64,
@@ -241,9 +247,9 @@ impl Daemon {
         for command in commands {
             match command {
                 Command::Trace(text) => trace::info(&text),
-                // The board's LED comes with its GPIO lines; until then the pattern is in the
-                // status (`led`) and here.
-                Command::SetLed(pattern) => log::debug!("LED {pattern:?}"),
+                Command::SetLed(pattern) => {
+                    self.led.send_replace(pattern);
+                }
                 Command::StartMedia => self.start_media(),
                 Command::ConnectPeers => self.connect_peers().await,
                 Command::ClosePeers => self.close_peers().await,

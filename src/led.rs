@@ -1,8 +1,12 @@
 //! What the LED shows over time for each [`LedPattern`]: a pure function, so the timing is
-//! tested without a pin and the LED task only sleeps until the next change.
+//! tested without a pin, and the task that drives an `embedded-hal` pin from the daemon's
+//! pattern, sleeping until each change.
 
 use crate::call::LedPattern;
+use embedded_hal::digital::OutputPin;
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// (on, how long) steps of each blinking pattern, repeated.
 fn steps(pattern: LedPattern) -> &'static [(bool, u64)] {
@@ -35,9 +39,112 @@ pub fn level(pattern: LedPattern, elapsed: Duration) -> (bool, Option<Duration>)
     unreachable!("`at` is below the period")
 }
 
+/// Shows each pattern the daemon publishes on `pin` until the daemon is gone, then turns the
+/// LED off: every way out of camloop passes here.
+pub async fn drive<P: OutputPin>(mut pin: P, mut patterns: watch::Receiver<LedPattern>) {
+    let mut set = |on: bool| {
+        let result = if on { pin.set_high() } else { pin.set_low() };
+        if let Err(e) = result {
+            log::warn!("LED: {e:?}");
+        }
+    };
+    loop {
+        let pattern = *patterns.borrow_and_update();
+        let started = Instant::now();
+        loop {
+            let (on, next) = level(pattern, started.elapsed());
+            set(on);
+            let until_next = async {
+                match next {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = patterns.changed() => match changed {
+                    Ok(()) => break,
+                    Err(_) => {
+                        set(false);
+                        return;
+                    }
+                },
+                () = until_next => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A pin that notes each level with the (paused) time it was set.
+    #[derive(Clone, Default)]
+    struct FakePin(Arc<Mutex<Vec<(u64, bool)>>>);
+
+    impl embedded_hal::digital::ErrorType for FakePin {
+        type Error = std::convert::Infallible;
+    }
+
+    impl OutputPin for FakePin {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            self.note(false);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            self.note(true);
+            Ok(())
+        }
+    }
+
+    impl FakePin {
+        fn note(&self, on: bool) {
+            let t = START
+                .with(|s| s.get())
+                .map_or(0, |s| s.elapsed().as_millis() as u64);
+            let mut levels = self.0.lock().unwrap();
+            if levels.last().is_none_or(|&(_, last)| last != on) {
+                levels.push((t, on));
+            }
+        }
+        fn levels(&self) -> Vec<(u64, bool)> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    thread_local! {
+        static START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_led_task_shows_each_pattern_and_goes_dark_when_the_daemon_ends() {
+        START.with(|s| s.set(Some(Instant::now())));
+        let pin = FakePin::default();
+        let (patterns, rx) = watch::channel(LedPattern::SlowHeartbeat);
+        let task = tokio::spawn(drive(pin.clone(), rx));
+        tokio::time::sleep(Duration::from_millis(4050)).await;
+        assert_eq!(
+            pin.levels(),
+            [
+                (0, true),
+                (100, false),
+                (2000, true),
+                (2100, false),
+                (4000, true)
+            ]
+        );
+        patterns.send_replace(LedPattern::On);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        patterns.send_replace(LedPattern::FastBlink);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        drop(patterns);
+        task.await.unwrap();
+        assert_eq!(
+            pin.levels()[5..],
+            [(5150, false), (5250, true), (5300, false)]
+        );
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

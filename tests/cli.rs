@@ -72,7 +72,7 @@ fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
         ),
         (
             "[buttons]\nsource = \"mouse\"\n",
-            "buttons.source = \"mouse\": expected one of \"keyboard\", \"none\"",
+            "buttons.source = \"mouse\": expected one of \"keyboard\", \"gpio\", \"none\"",
         ),
         (
             "[control]\nsocket = 5\n",

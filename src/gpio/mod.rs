@@ -1,3 +1,307 @@
-//! The board's buttons and status LED on GPIO lines.
+//! The board's buttons and status LED on GPIO lines (the kernel's GPIO character device):
+//! chips found by label or path, lines by offset or name, and errors that say what to do.
 
 pub mod debounce;
+
+use crate::buttons::{Button, ButtonHandle};
+use crate::config::{GpioButtons, LedConfig, LineRef};
+use debounce::Debouncer;
+use futures::StreamExt;
+use gpio_cdev::{AsyncLineEventHandle, Chip, EventRequestFlags, Line, LineRequestFlags};
+use linux_embedded_hal::CdevPin;
+use std::time::{Duration, Instant};
+
+const CONSUMER: &str = "camloop";
+/// GPIO uAPI v1's pull-up request flag, which gpio-cdev does not name; drivers without bias
+/// control ignore it.
+const BIAS_PULL_UP: u32 = 1 << 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpioError {
+    #[error("gpio chip {chip}: not found (present: {}); set the chip's label or path", list(.present))]
+    ChipNotFound { chip: String, present: Vec<String> },
+    #[error(
+        "gpio chip {chip}: permission denied; add the user running camloop to the `gpio` group (board/*/99-camloop-gpio.rules makes one where the OS has none)"
+    )]
+    PermissionDenied { chip: String },
+    #[error("gpio chip {chip}: no {line}; its lines are {}", list(.names))]
+    LineNotFound {
+        chip: String,
+        line: LineRef,
+        names: Vec<String>,
+    },
+    #[error(
+        "gpio chip {chip}: {line} is busy, held by \"{consumer}\"; stop that program or pick another line"
+    )]
+    LineBusy {
+        chip: String,
+        line: LineRef,
+        consumer: String,
+    },
+    #[error("gpio chip {chip}: {what}: {reason}")]
+    Io {
+        chip: String,
+        what: String,
+        reason: String,
+    },
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// "/dev/gpiochip0 (pinctrl-bcm2835, 54 lines)" for every chip there is.
+pub fn present_chips() -> Vec<String> {
+    let Ok(chips) = gpio_cdev::chips() else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = chips
+        .flatten()
+        .map(|c| {
+            format!(
+                "{} ({}, {} lines)",
+                c.path().display(),
+                c.label(),
+                c.num_lines()
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The chip named by a path (`/dev/gpiochip0`) or by its label or name.
+fn open_chip(spec: &str) -> Result<Chip, GpioError> {
+    let not_found = || GpioError::ChipNotFound {
+        chip: spec.to_string(),
+        present: present_chips(),
+    };
+    let path = if spec.starts_with('/') {
+        std::path::PathBuf::from(spec)
+    } else {
+        gpio_cdev::chips()
+            .map_err(|_| not_found())?
+            .flatten()
+            .find(|c| c.label() == spec || c.name() == spec)
+            .map(|c| c.path().to_path_buf())
+            .ok_or_else(not_found)?
+    };
+    // Opened once by hand first: gpio-cdev's error does not tell ENOENT from EACCES.
+    if let Err(e) = std::fs::File::open(&path) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::PermissionDenied => GpioError::PermissionDenied {
+                chip: spec.to_string(),
+            },
+            _ => not_found(),
+        });
+    }
+    Chip::new(&path).map_err(|e| GpioError::Io {
+        chip: spec.to_string(),
+        what: "open".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A line of `chip` that no one holds.
+fn free_line(chip: &mut Chip, spec: &str, line: &LineRef) -> Result<Line, GpioError> {
+    let io = |what: &str, e: gpio_cdev::Error| GpioError::Io {
+        chip: spec.to_string(),
+        what: what.to_string(),
+        reason: e.to_string(),
+    };
+    let mut names = Vec::new();
+    let mut found = None;
+    for candidate in chip.lines() {
+        let info = candidate.info().map_err(|e| io("line info", e))?;
+        let name = info.name().unwrap_or("").to_string();
+        let offset = candidate.offset();
+        if match line {
+            LineRef::Offset(n) => *n == offset,
+            LineRef::Name(wanted) => *wanted == name,
+        } {
+            if info.is_used() {
+                return Err(GpioError::LineBusy {
+                    chip: spec.to_string(),
+                    line: line.clone(),
+                    consumer: info.consumer().unwrap_or("the kernel").to_string(),
+                });
+            }
+            found = Some(candidate);
+        }
+        names.push(if name.is_empty() {
+            format!("{offset} (unnamed)")
+        } else {
+            format!("{offset} {name}")
+        });
+    }
+    found.ok_or(GpioError::LineNotFound {
+        chip: spec.to_string(),
+        line: line.clone(),
+        names,
+    })
+}
+
+/// The LED's line as an `embedded-hal` output pin, off. Active-low wiring is the kernel's
+/// business (the line is requested active-low), so "high" is always lit.
+pub fn open_led(config: &LedConfig) -> Result<CdevPin, GpioError> {
+    let mut chip = open_chip(&config.chip)?;
+    let line = free_line(&mut chip, &config.chip, &config.line)?;
+    let mut flags = LineRequestFlags::OUTPUT;
+    if config.active_low {
+        flags |= LineRequestFlags::ACTIVE_LOW;
+    }
+    let io = |e: gpio_cdev::Error| GpioError::Io {
+        chip: config.chip.clone(),
+        what: format!("{} as the LED", config.line),
+        reason: e.to_string(),
+    };
+    let handle = line.request(flags, 0, CONSUMER).map_err(io)?;
+    CdevPin::new(handle).map_err(io)
+}
+
+/// The buttons' lines, requested with edge events; [`GpioButtonLines::run`] turns their edges
+/// into presses.
+pub struct GpioButtonLines {
+    lines: Vec<(Button, AsyncLineEventHandle)>,
+    debounce: Duration,
+}
+
+pub fn open_buttons(config: &GpioButtons) -> Result<GpioButtonLines, GpioError> {
+    let mut chip = open_chip(&config.chip)?;
+    let mut flags = LineRequestFlags::INPUT;
+    if config.active_low {
+        // Logical 1 = pressed, whichever way the button is wired.
+        flags |= LineRequestFlags::ACTIVE_LOW | LineRequestFlags::from_bits_retain(BIAS_PULL_UP);
+    }
+    let buttons = match &config.hangup {
+        Some(hangup) => vec![(Button::Call, &config.call), (Button::Hangup, hangup)],
+        None => vec![(Button::Toggle, &config.call)],
+    };
+    let mut lines = Vec::new();
+    for (button, spec) in buttons {
+        let line = free_line(&mut chip, &config.chip, spec)?;
+        let events = line
+            .async_events(flags.clone(), EventRequestFlags::BOTH_EDGES, CONSUMER)
+            .map_err(|e| GpioError::Io {
+                chip: config.chip.clone(),
+                what: format!("{spec} as the {button:?} button"),
+                reason: e.to_string(),
+            })?;
+        lines.push((button, events));
+    }
+    Ok(GpioButtonLines {
+        lines,
+        debounce: config.debounce,
+    })
+}
+
+impl GpioButtonLines {
+    /// Waits for edges, debounces them and hands each press to `handle`, until it is closed.
+    pub async fn run(mut self, handle: ButtonHandle) {
+        let start = Instant::now();
+        let mut debouncers: Vec<Debouncer> = self
+            .lines
+            .iter()
+            .map(|(_, events)| {
+                let pressed = events.as_ref().get_value().unwrap_or(0) == 1;
+                Debouncer::new(self.debounce, pressed)
+            })
+            .collect();
+        loop {
+            let due = debouncers.iter().filter_map(Debouncer::deadline).min();
+            let edges = futures::future::select_all(
+                self.lines
+                    .iter_mut()
+                    .map(|(_, events)| Box::pin(events.next())),
+            );
+            tokio::select! {
+                (edge, index, _) = edges => match edge {
+                    Some(Ok(_)) => debouncers[index].edge(start.elapsed()),
+                    Some(Err(e)) => {
+                        log::error!("gpio {:?} button: {e}", self.lines[index].0);
+                        return;
+                    }
+                    None => return,
+                },
+                () = sleep_until(due.map(|d| start + d)) => {}
+                () = handle.closed() => return,
+            }
+            let now = start.elapsed();
+            for ((button, events), debouncer) in self.lines.iter().zip(&mut debouncers) {
+                if debouncer.deadline().is_some_and(|d| now >= d) {
+                    let pressed = events.as_ref().get_value().unwrap_or(0) == 1;
+                    if debouncer.settled(now, pressed) {
+                        handle.press(*button);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_gpio_error_names_the_chip_and_what_to_do() {
+        let cases = [
+            (
+                GpioError::ChipNotFound {
+                    chip: "pinctrl-bcm2711".into(),
+                    present: vec!["/dev/gpiochip0 (pinctrl-bcm2835, 54 lines)".into()],
+                },
+                "gpio chip pinctrl-bcm2711: not found (present: /dev/gpiochip0 (pinctrl-bcm2835, 54 lines)); set the chip's label or path",
+            ),
+            (
+                GpioError::LineNotFound {
+                    chip: "9030000.pl061".into(),
+                    line: LineRef::Name("CALL".into()),
+                    names: vec!["0 BUTTON1".into(), "1 (unnamed)".into()],
+                },
+                "gpio chip 9030000.pl061: no line \"CALL\"; its lines are 0 BUTTON1, 1 (unnamed)",
+            ),
+            (
+                GpioError::LineBusy {
+                    chip: "pinctrl-bcm2835".into(),
+                    line: LineRef::Offset(17),
+                    consumer: "gpiomon".into(),
+                },
+                "gpio chip pinctrl-bcm2835: line 17 is busy, held by \"gpiomon\"; stop that program or pick another line",
+            ),
+            (
+                GpioError::PermissionDenied {
+                    chip: "/dev/gpiochip0".into(),
+                },
+                "gpio chip /dev/gpiochip0: permission denied; add the user running camloop to the `gpio` group (board/*/99-camloop-gpio.rules makes one where the OS has none)",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn a_chip_that_is_not_there_is_not_found_with_the_chips_present() {
+        let config = LedConfig {
+            chip: "no-such-chip".into(),
+            line: LineRef::Offset(0),
+            active_low: false,
+        };
+        assert!(matches!(
+            open_led(&config),
+            Err(GpioError::ChipNotFound { chip, .. }) if chip == "no-such-chip"
+        ));
+    }
+}

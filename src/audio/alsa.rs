@@ -3,7 +3,7 @@
 
 use super::{AudioError, AudioSink, AudioSource};
 use crate::media::frame::{AudioBlock, SAMPLE_RATE, SAMPLES_PER_BLOCK};
-use alsa::pcm::{Access, Format, HwParams, PCM};
+use alsa::pcm::{Access, Format, Frames, HwParams, PCM};
 use alsa::{Direction, ValueOr};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// 10 ms periods: a block is two of them, and a wakeup costs little.
-const PERIOD_FRAMES: i64 = 480;
+const PERIOD_FRAMES: Frames = 480;
 /// The capture buffer: room for a stall of the reader thread before an overrun.
-const CAPTURE_BUFFER_FRAMES: i64 = 4800;
+const CAPTURE_BUFFER_FRAMES: Frames = 4800;
 /// The speaker's buffer: at most 60 ms between decoding and sound.
 const PLAYBACK_BUFFER_US: u32 = 60_000;
 
@@ -96,7 +96,7 @@ fn open(device: &str, direction: Direction, buffer: Buffer) -> Result<(PCM, usiz
 }
 
 enum Buffer {
-    Frames(i64),
+    Frames(Frames),
     Micros(u32),
 }
 
@@ -201,7 +201,7 @@ impl AlsaSpeaker {
             let sw = pcm
                 .sw_params_current()
                 .map_err(|e| device_error(device, "software parameters", e))?;
-            sw.set_start_threshold(SAMPLES_PER_BLOCK as i64)
+            sw.set_start_threshold(SAMPLES_PER_BLOCK as Frames)
                 .and_then(|()| pcm.sw_params(&sw))
                 .map_err(|e| device_error(device, "start threshold", e))?;
         }

@@ -106,31 +106,21 @@ fn open_chip(spec: &str) -> Result<Chip, GpioError> {
     })
 }
 
-/// A line of `chip` that no one holds.
-fn free_line(chip: &mut Chip, spec: &str, line: &LineRef) -> Result<Line, GpioError> {
-    let io = |what: &str, e: gpio_cdev::Error| GpioError::Io {
-        chip: spec.to_string(),
-        what: what.to_string(),
-        reason: e.to_string(),
-    };
+/// The line `line` names on `chip`.
+fn find_line(chip: &mut Chip, spec: &str, line: &LineRef) -> Result<Line, GpioError> {
     let mut names = Vec::new();
-    let mut found = None;
     for candidate in chip.lines() {
-        let info = candidate.info().map_err(|e| io("line info", e))?;
-        let name = info.name().unwrap_or("").to_string();
+        let name = candidate
+            .info()
+            .ok()
+            .and_then(|info| info.name().map(str::to_string))
+            .unwrap_or_default();
         let offset = candidate.offset();
         if match line {
             LineRef::Offset(n) => *n == offset,
             LineRef::Name(wanted) => *wanted == name,
         } {
-            if info.is_used() {
-                return Err(GpioError::LineBusy {
-                    chip: spec.to_string(),
-                    line: line.clone(),
-                    consumer: info.consumer().unwrap_or("the kernel").to_string(),
-                });
-            }
-            found = Some(candidate);
+            return Ok(candidate);
         }
         names.push(if name.is_empty() {
             format!("{offset} (unnamed)")
@@ -138,29 +128,52 @@ fn free_line(chip: &mut Chip, spec: &str, line: &LineRef) -> Result<Line, GpioEr
             format!("{offset} {name}")
         });
     }
-    found.ok_or(GpioError::LineNotFound {
+    Err(GpioError::LineNotFound {
         chip: spec.to_string(),
         line: line.clone(),
         names,
     })
 }
 
+/// Why requesting `line` failed: held by someone (named), or something else.
+fn request_error(
+    spec: &str,
+    named: &LineRef,
+    line: &Line,
+    what: String,
+    e: gpio_cdev::Error,
+) -> GpioError {
+    // After a failed request, a consumer on the line means someone else holds it.
+    if let Ok(info) = line.info()
+        && let Some(consumer) = info.consumer().filter(|c| !c.is_empty())
+    {
+        return GpioError::LineBusy {
+            chip: spec.to_string(),
+            line: named.clone(),
+            consumer: consumer.to_string(),
+        };
+    }
+    GpioError::Io {
+        chip: spec.to_string(),
+        what,
+        reason: e.to_string(),
+    }
+}
+
 /// The LED's line as an `embedded-hal` output pin, off. Active-low wiring is the kernel's
 /// business (the line is requested active-low), so "high" is always lit.
 pub fn open_led(config: &LedConfig) -> Result<CdevPin, GpioError> {
     let mut chip = open_chip(&config.chip)?;
-    let line = free_line(&mut chip, &config.chip, &config.line)?;
+    let line = find_line(&mut chip, &config.chip, &config.line)?;
     let mut flags = LineRequestFlags::OUTPUT;
     if config.active_low {
         flags |= LineRequestFlags::ACTIVE_LOW;
     }
-    let io = |e: gpio_cdev::Error| GpioError::Io {
-        chip: config.chip.clone(),
-        what: format!("{} as the LED", config.line),
-        reason: e.to_string(),
-    };
-    let handle = line.request(flags, 0, CONSUMER).map_err(io)?;
-    CdevPin::new(handle).map_err(io)
+    let what = || format!("{} as the LED", config.line);
+    let handle = line
+        .request(flags, 0, CONSUMER)
+        .map_err(|e| request_error(&config.chip, &config.line, &line, what(), e))?;
+    CdevPin::new(handle).map_err(|e| request_error(&config.chip, &config.line, &line, what(), e))
 }
 
 /// The buttons' lines, requested with edge events; [`GpioButtonLines::run`] turns their edges
@@ -183,13 +196,12 @@ pub fn open_buttons(config: &GpioButtons) -> Result<GpioButtonLines, GpioError> 
     };
     let mut lines = Vec::new();
     for (button, spec) in buttons {
-        let line = free_line(&mut chip, &config.chip, spec)?;
+        let line = find_line(&mut chip, &config.chip, spec)?;
         let events = line
             .async_events(flags.clone(), EventRequestFlags::BOTH_EDGES, CONSUMER)
-            .map_err(|e| GpioError::Io {
-                chip: config.chip.clone(),
-                what: format!("{spec} as the {button:?} button"),
-                reason: e.to_string(),
+            .map_err(|e| {
+                let what = format!("{spec} as the {button:?} button");
+                request_error(&config.chip, spec, &line, what, e)
             })?;
         lines.push((button, events));
     }

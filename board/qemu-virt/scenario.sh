@@ -1,6 +1,10 @@
 # The board test's scenario, run by the emulated board's /init from the host share (/mnt):
-# `camloop run` with the board's config, driven through `camloop ctl` as a person on an SSH
-# session would, with the camera and sound card taken away and given back:
+# `camloop run` with the board's config. Its buttons are pressed from the host, through the
+# PL061's lines, with contact bounce: the script asks for a press with "press CALL" and watches
+# with `camloop ctl status` only. The host also reads the LED:
+#   0. two buttons, then toggle mode: the host presses while watching the LED's patterns, the
+#      script checks the states go ready → connected → ready → connected and sends SIGTERM;
+# then the camera and sound card are taken away and given back:
 #   1. vivid not loaded at start: Error naming the camera; loaded: Ready within retry_s + 1 s;
 #   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end;
 #   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
@@ -38,8 +42,12 @@ error_names() {
     esac
 }
 
+# Asks the host to press button $1 (CALL or HANGUP).
+press() { mark "press $1"; }
+
 # Starts camloop with config $1, logging to $2, and waits for its control socket.
 start_camloop() {
+    mark "log $2"
     camloop run --config "$1" > "$2" 2>&1 &
     pid=$!
     started=$(now)
@@ -64,7 +72,7 @@ quit_camloop() {
 # Call, Connected within 30 s; $took is how long it took.
 call_connects() {
     call=$(now)
-    ctl call > /dev/null
+    press CALL
     wait_state connected 30
     took=$(since "$call")
 }
@@ -78,6 +86,33 @@ mark "devices camera: ${video}display: ${dri}gpio: ${gpio}(lines ${lines}) sound
 
 # The tone for the microphone, playing for the whole scenario.
 aplay -q -D hw:Loopback,0,0 /mnt/tone.wav &
+
+# 0. The buttons and the LED, worked from the host; the script only watches. The host presses
+# Call, Hangup (in toggle mode: Call again) and Call, each once it has seen the LED show the
+# state before; when it has seen the last one it leaves /mnt/panel-MODE, and camloop gets SIGTERM.
+button_phase() {
+    mark "gpio-phase $1"
+    wait_state ready 30
+    wait_state connected 60
+    wait_state ready 60
+    wait_state connected 60
+    seen=$(now)
+    until [ -e "/mnt/panel-$1" ]; do
+        if awk "BEGIN { exit !($(now) - $seen > 30) }"; then
+            fail "the host did not see Connected on the LED within 30 s"
+        fi
+        usleep 100000
+    done
+    kill -TERM "$pid"
+    wait "$pid"
+    mark "gpio-exit $?"
+}
+start_camloop /mnt/camloop.toml /mnt/gpio-two.log
+button_phase two
+awk '/^hangup = / { next } { print } /^source = "gpio"/ { print "mode = \"toggle\"" }' \
+    /mnt/camloop.toml > /tmp/toggle.toml
+start_camloop /tmp/toggle.toml /mnt/gpio-toggle.log
+button_phase toggle
 
 # 1. The camera is missing at start.
 rmmod vivid || fail "cannot unload vivid"
@@ -98,7 +133,7 @@ mark "connected-after $took"
 arecord -q -D hw:Loopback,1,1 -f S16_LE -r 48000 -c 1 -d 3 /mnt/far.wav \
     || fail "arecord on hw:Loopback,1,1 failed"
 sleep 2
-ctl hangup > /dev/null
+press HANGUP
 wait_state ready 20
 cp /mnt/stats.json /mnt/call.json
 ctl status > /mnt/status.json
@@ -119,7 +154,7 @@ wait_state ready $((RETRY_S + 1))
 mark "camera-rebound-ready-after $(since "$bound")"
 call_connects
 mark "reconnected-after $took"
-ctl hangup > /dev/null
+press HANGUP
 wait_state ready 20
 quit_camloop exit
 
@@ -138,7 +173,7 @@ wait_state ready 20
 call_connects
 mark "video-only-connected-after $took"
 sleep 2
-ctl hangup > /dev/null
+press HANGUP
 wait_state ready 20
 cp /mnt/stats.json /mnt/video-only.json
 quit_camloop video-only-exit

@@ -232,7 +232,10 @@ impl GpioButtonLines {
             );
             tokio::select! {
                 (edge, index, _) = edges => match edge {
-                    Some(Ok(_)) => debouncers[index].edge(start.elapsed()),
+                    Some(Ok(event)) => {
+                        log::debug!("gpio {:?} button: {:?}", self.lines[index].0, event.event_type());
+                        debouncers[index].edge(start.elapsed());
+                    }
                     Some(Err(e)) => {
                         log::error!("gpio {:?} button: {e}", self.lines[index].0);
                         return;
@@ -246,6 +249,7 @@ impl GpioButtonLines {
             for ((button, events), debouncer) in self.lines.iter().zip(&mut debouncers) {
                 if debouncer.deadline().is_some_and(|d| now >= d) {
                     let pressed = events.as_ref().get_value().unwrap_or(0) == 1;
+                    log::debug!("gpio {button:?} button settled: pressed {pressed}");
                     if debouncer.settled(now, pressed) {
                         handle.press(*button);
                     }

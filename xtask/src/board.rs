@@ -12,6 +12,7 @@
 
 mod debs;
 mod image;
+mod panel;
 mod tone;
 
 use crate::cross::{self, Target};
@@ -55,6 +56,8 @@ impl Drop for Qemu {
 struct Outcome {
     console: String,
     share: PathBuf,
+    /// What the buttons and LED showed the harness, or where that went wrong.
+    panel: Result<Vec<String>>,
 }
 
 impl Outcome {
@@ -122,6 +125,10 @@ fn boot(config: &Path) -> Result<Outcome> {
     );
 
     let console_path = work.join("console.log");
+    let (qtest, qmp) = (work.join("qtest.sock"), work.join("qmp.sock"));
+    for socket in [&qtest, &qmp] {
+        let _ = std::fs::remove_file(socket);
+    }
     let console = std::fs::File::create(&console_path)?;
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args(MACHINE)
@@ -152,6 +159,12 @@ fn boot(config: &Path) -> Result<Outcome> {
         ))
         .args(["-device", "virtio-9p-device,fsdev=fs0,mount_tag=host"])
         // Without this the legacy MMIO transport lacks VIRTIO_F_VERSION_1 and virtio-gpu never binds.
+        // The buttons and the LED, worked from the host (panel.rs).
+        .arg("-qtest")
+        .arg(format!("unix:{},server=on,wait=off", qtest.display()))
+        .args(["-qtest-log", "none"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .args([
             "-global",
             "virtio-mmio.force-legacy=false",
@@ -167,6 +180,16 @@ fn boot(config: &Path) -> Result<Outcome> {
     );
     let booted = Instant::now();
     let mut qemu = Qemu(qemu.spawn().context("cannot start qemu-system-aarch64")?);
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let panel = {
+        let running = running.clone();
+        let (console, share) = (console_path.clone(), share.clone());
+        std::thread::spawn(move || -> Result<Vec<String>> {
+            let mut panel = panel::Panel::connect(&qmp, &qtest, &console, &share)?;
+            panel.serve(|| running.load(std::sync::atomic::Ordering::Relaxed))?;
+            Ok(panel.figures)
+        })
+    };
     let status = loop {
         if let Some(status) = qemu.0.try_wait()? {
             break status;
@@ -181,12 +204,20 @@ fn boot(config: &Path) -> Result<Outcome> {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let panel = panel
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the panel thread panicked")));
     let console = std::fs::read_to_string(&console_path)?;
     eprintln!(
         "xtask: QEMU ran {:.1} s and exited with {status}",
         booted.elapsed().as_secs_f64()
     );
-    Ok(Outcome { console, share })
+    Ok(Outcome {
+        console,
+        share,
+        panel,
+    })
 }
 
 /// The machine's device tree with the GPIO lines named as on the product's board.
@@ -249,14 +280,34 @@ fn check(outcome: &Outcome) -> Result<()> {
         eprintln!("xtask: board devices: {devices}");
     }
     if let Some(failure) = outcome.marker("FAIL") {
-        let log = std::fs::read_to_string(share.join("camloop.log")).unwrap_or_default();
+        // The log of the camloop run that was going when it failed.
+        let log = outcome
+            .console
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("camloop-board: log /mnt/"))
+            .last()
+            .map(|name| std::fs::read_to_string(share.join(name)).unwrap_or_default())
+            .unwrap_or_default();
         let last = log.lines().rev().take(5).collect::<Vec<_>>();
         let last: Vec<&str> = last.into_iter().rev().collect();
+        let panel = match &outcome.panel {
+            Err(e) => format!("; the harness: {e:#}"),
+            Ok(_) => String::new(),
+        };
         bail!(
-            "on the board: {failure}; camloop said: {}",
+            "on the board: {failure}; camloop said: {}{panel}",
             last.join(" | ")
         );
     }
+    match &outcome.panel {
+        Ok(figures) => {
+            for figure in figures {
+                eprintln!("xtask: buttons and LED, {figure}");
+            }
+        }
+        Err(e) => bail!("working the buttons and reading the LED: {e:#}"),
+    }
+
     for (key, what) in [
         ("camera-missing", "camera missing at start"),
         ("camera-back-after", "vivid loaded → Ready (s)"),

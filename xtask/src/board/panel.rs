@@ -1,0 +1,323 @@
+//! The board's buttons and LED, worked from the host as a person would: QEMU's qtest protocol
+//! drives the PL061's input lines (a press with contact bounce) and reads its data register (the
+//! LED), and the LED's patterns are recognised by their timing. The guest asks for presses with
+//! `camloop-board: press NAME` and for the button phases with `camloop-board: gpio-phase MODE`.
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// PL061 data register with every line in its address mask.
+const PL061_DATA: &str = "0x090303fc";
+const LINES: [(&str, u32); 3] = [("CALL", 0), ("HANGUP", 1), ("LED", 2)];
+/// How long a press is held, after its bounce.
+const HOLD: Duration = Duration::from_millis(150);
+const SAMPLE: Duration = Duration::from_millis(5);
+/// On this long without a change is "steady on" (Connected).
+const STEADY: Duration = Duration::from_millis(1500);
+
+pub struct Panel {
+    qtest: BufReader<UnixStream>,
+    pl061: String,
+    console: Console,
+    /// The host share, where the harness leaves word for the guest.
+    share: PathBuf,
+    /// What the harness measured, one line each, for the summary.
+    pub figures: Vec<String>,
+}
+
+impl Panel {
+    /// Connects to QEMU's QMP and qtest sockets (retrying while QEMU starts).
+    pub fn connect(qmp: &Path, qtest: &Path, console: &Path, share: &Path) -> Result<Panel> {
+        let qmp = connect(qmp)?;
+        let pl061 = find_pl061(qmp)?;
+        Ok(Panel {
+            qtest: BufReader::new(connect(qtest)?),
+            pl061,
+            console: Console {
+                path: console.to_path_buf(),
+                offset: 0,
+                partial: String::new(),
+            },
+            share: share.to_path_buf(),
+            figures: Vec::new(),
+        })
+    }
+
+    fn qtest(&mut self, command: &str) -> Result<String> {
+        self.qtest
+            .get_mut()
+            .write_all(format!("{command}\n").as_bytes())?;
+        let mut reply = String::new();
+        self.qtest.read_line(&mut reply)?;
+        match reply.strip_prefix("OK") {
+            Some(rest) => Ok(rest.trim().to_owned()),
+            None => bail!("qtest `{command}`: {}", reply.trim()),
+        }
+    }
+
+    fn set_line(&mut self, line: u32, level: bool) -> Result<()> {
+        let command = format!(
+            "set_irq_in {} unnamed-gpio-in {line} {}",
+            self.pl061,
+            u8::from(level)
+        );
+        self.qtest(&command).map(drop)
+    }
+
+    /// A press of the button on `line`: 20 ms of bounce, held, and a bouncing release.
+    pub fn press(&mut self, line: u32) -> Result<()> {
+        for (level, ms) in [(true, 3), (false, 2), (true, 4), (false, 3), (true, 8)] {
+            self.set_line(line, level)?;
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        std::thread::sleep(HOLD);
+        for (level, ms) in [(false, 2), (true, 3), (false, 1)] {
+            self.set_line(line, level)?;
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        Ok(())
+    }
+
+    fn led(&mut self) -> Result<bool> {
+        let value = self.qtest(&format!("readl {PL061_DATA}"))?;
+        let bits = u64::from_str_radix(value.trim_start_matches("0x"), 16)
+            .with_context(|| format!("readl gave {value}"))?;
+        Ok(bits & (1 << line("LED")) != 0)
+    }
+
+    /// Samples the LED until `wanted` is recognised or `timeout` passes; returns when it began
+    /// and what was measured.
+    fn wait_led(&mut self, wanted: Pattern, timeout: Duration) -> Result<(Instant, String)> {
+        let started = Instant::now();
+        let mut edges: Vec<(Instant, bool)> = Vec::new();
+        let mut level = self.led()?;
+        let mut since = started;
+        loop {
+            let now = Instant::now();
+            let on = self.led()?;
+            if on != level {
+                edges.push((now, on));
+                (level, since) = (on, now);
+            }
+            match wanted {
+                Pattern::SteadyOn if level && now - since >= STEADY => {
+                    return Ok((since, "steady on".into()));
+                }
+                Pattern::Heartbeat => {
+                    if let Some(found) = heartbeat(&edges) {
+                        return Ok(found);
+                    }
+                }
+                _ => {}
+            }
+            if now - started > timeout {
+                bail!(
+                    "the LED did not show {wanted:?} within {} s ({} changes seen, now {})",
+                    timeout.as_secs(),
+                    edges.len(),
+                    if level { "on" } else { "off" }
+                );
+            }
+            std::thread::sleep(SAMPLE);
+        }
+    }
+
+    /// Answers the guest's requests until it powers off.
+    pub fn serve(&mut self, qemu_running: impl Fn() -> bool) -> Result<()> {
+        while qemu_running() {
+            let Some(line) = self.console.next_line()? else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let Some(request) = line.trim().strip_prefix("camloop-board: ") else {
+                continue;
+            };
+            if let Some(name) = request.strip_prefix("press ") {
+                self.press(line_of(name)?)?;
+            } else if let Some(mode) = request.strip_prefix("gpio-phase ") {
+                self.button_phase(mode)
+                    .with_context(|| format!("buttons and LED, {mode} mode"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a person does with the buttons while watching the LED: Call, Hangup, Call (in
+    /// toggle mode the one button each time). The guest then stops camloop with SIGTERM.
+    fn button_phase(&mut self, mode: &str) -> Result<()> {
+        let call = line("CALL");
+        let second = if mode == "toggle" {
+            call
+        } else {
+            line("HANGUP")
+        };
+        let (_, heartbeat) = self.wait_led(Pattern::Heartbeat, Duration::from_secs(30))?;
+        self.figures.push(format!("{mode}: Ready, LED {heartbeat}"));
+        let pressed = Instant::now();
+        self.press(call)?;
+        let (lit, _) = self.wait_led(Pattern::SteadyOn, Duration::from_secs(60))?;
+        self.figures.push(format!(
+            "{mode}: Call press → Connected (LED steady on) in {:.2} s",
+            (lit - pressed).as_secs_f64()
+        ));
+        self.press(second)?;
+        let (_, heartbeat) = self.wait_led(Pattern::Heartbeat, Duration::from_secs(30))?;
+        self.figures
+            .push(format!("{mode}: Hangup press → Ready, LED {heartbeat}"));
+        let pressed = Instant::now();
+        self.press(call)?;
+        let (lit, _) = self.wait_led(Pattern::SteadyOn, Duration::from_secs(60))?;
+        self.figures.push(format!(
+            "{mode}: Call again → Connected in {:.2} s",
+            (lit - pressed).as_secs_f64()
+        ));
+        // Seen: the guest may stop camloop now.
+        std::fs::write(self.share.join(format!("panel-{mode}")), "")?;
+        let exit = self
+            .console
+            .wait_marker("gpio-exit", Duration::from_secs(60))?;
+        if self.led()? {
+            bail!("the LED is still lit after camloop exited ({exit})");
+        }
+        self.figures
+            .push(format!("{mode}: SIGTERM → exit {exit}, LED off"));
+        if exit != "0" {
+            bail!("camloop exited with {exit} after SIGTERM");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pattern {
+    SteadyOn,
+    Heartbeat,
+}
+
+/// The last full heartbeat cycle in `edges` (on 100 ms every 2 s, with emulation's slack).
+fn heartbeat(edges: &[(Instant, bool)]) -> Option<(Instant, String)> {
+    edges.windows(3).rev().find_map(|w| {
+        let [(rise, true), (fall, false), (next, true)] = w else {
+            return None;
+        };
+        let (on, period) = (*fall - *rise, *next - *rise);
+        let ok =
+            (50..=300).contains(&on.as_millis()) && (1600..=2600).contains(&period.as_millis());
+        ok.then(|| {
+            (
+                *rise,
+                format!(
+                    "heartbeat: on {} ms every {} ms",
+                    on.as_millis(),
+                    period.as_millis()
+                ),
+            )
+        })
+    })
+}
+
+fn line(name: &str) -> u32 {
+    line_of(name).expect("a line the board names")
+}
+
+fn line_of(name: &str) -> Result<u32> {
+    LINES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, l)| l)
+        .with_context(|| format!("the guest asked to press {name}, which is no button"))
+}
+
+fn connect(path: &Path) -> Result<UnixStream> {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        match UnixStream::connect(path) {
+            Ok(stream) => {
+                stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                return Ok(stream);
+            }
+            Err(e) if Instant::now() > until => {
+                return Err(e).with_context(|| format!("connecting to {}", path.display()));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The PL061's QOM path, from QMP's `qom-list` (its index changes with the machine's options).
+fn find_pl061(stream: UnixStream) -> Result<String> {
+    let mut qmp = BufReader::new(stream);
+    let mut greeting = String::new();
+    qmp.read_line(&mut greeting)?;
+    let mut reply = |command: &str| -> Result<serde_json::Value> {
+        qmp.get_mut().write_all(command.as_bytes())?;
+        loop {
+            let mut line = String::new();
+            if qmp.read_line(&mut line)? == 0 {
+                bail!("QMP closed");
+            }
+            let value: serde_json::Value = serde_json::from_str(&line)?;
+            if value.get("return").is_some() || value.get("error").is_some() {
+                return Ok(value);
+            }
+        }
+    };
+    reply(r#"{"execute":"qmp_capabilities"}"#)?;
+    let list = reply(r#"{"execute":"qom-list","arguments":{"path":"/machine/unattached"}}"#)?;
+    list["return"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|child| child["type"] == "child<pl061>")
+        .and_then(|child| child["name"].as_str())
+        .map(|name| format!("/machine/unattached/{name}"))
+        .context("no PL061 in QEMU's /machine/unattached")
+}
+
+/// The guest console log as QEMU writes it, read line by line as it grows.
+struct Console {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl Console {
+    fn next_line(&mut self) -> Result<Option<String>> {
+        if !self.partial.contains('\n') {
+            let mut file = std::fs::File::open(&self.path)?;
+            file.seek(SeekFrom::Start(self.offset))?;
+            let mut more = Vec::new();
+            file.read_to_end(&mut more)?;
+            self.offset += more.len() as u64;
+            self.partial.push_str(&String::from_utf8_lossy(&more));
+        }
+        Ok(self.partial.find('\n').map(|end| {
+            let line = self.partial[..end].to_owned();
+            self.partial.drain(..=end);
+            line
+        }))
+    }
+
+    /// The value of the next `camloop-board: KEY VALUE` line.
+    fn wait_marker(&mut self, key: &str, timeout: Duration) -> Result<String> {
+        let until = Instant::now() + timeout;
+        let prefix = format!("camloop-board: {key} ");
+        while Instant::now() < until {
+            match self.next_line()? {
+                Some(line) => {
+                    if let Some(value) = line.trim().strip_prefix(&prefix) {
+                        return Ok(value.to_owned());
+                    }
+                }
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        bail!(
+            "the guest did not report {key} within {} s",
+            timeout.as_secs()
+        )
+    }
+}

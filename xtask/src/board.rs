@@ -16,7 +16,7 @@ mod panel;
 mod tone;
 
 use crate::cross::{self, Target};
-use crate::system::{install, output, run};
+use crate::system::install;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -103,7 +103,7 @@ fn boot(config: &Path) -> Result<Outcome> {
 
     let started = Instant::now();
     let kernel = image::kernel(&work)?;
-    let dtb = device_tree(&work)?;
+    let dtb = image::device_tree(&work, MACHINE)?;
     let initramfs = work.join("initramfs.cpio");
     image::initramfs(&initramfs, &kernel, &binary, target, &work)?;
     let share = work.join("share");
@@ -220,57 +220,6 @@ fn boot(config: &Path) -> Result<Outcome> {
     })
 }
 
-/// The machine's device tree with the GPIO lines named as on the product's board.
-fn device_tree(work: &Path) -> Result<PathBuf> {
-    let dumped = work.join("virt.dtb");
-    let mut dump = vec![
-        "-M".to_owned(),
-        "virt,dumpdtb=".to_owned() + dumped.to_str().context("path")?,
-    ];
-    dump.extend(MACHINE[2..].iter().map(|s| s.to_string()));
-    dump.extend(["-nographic", "-nic", "none"].map(String::from));
-    run(
-        "qemu-system-aarch64",
-        &dump.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
-    let source = output(
-        "dtc",
-        &[
-            "-q",
-            "-I",
-            "dtb",
-            "-O",
-            "dts",
-            dumped.to_str().context("path")?,
-        ],
-    )?;
-    let node = "pl061@9030000 {";
-    let at = source
-        .find(node)
-        .context("the virt machine's device tree has no PL061 node")?
-        + node.len();
-    let names =
-        "\n\t\tgpio-line-names = \"CALL\", \"HANGUP\", \"LED\", \"\", \"\", \"\", \"\", \"\";";
-    let named = format!("{}{names}{}", &source[..at], &source[at..]);
-    let dts = work.join("board.dts");
-    std::fs::write(&dts, named)?;
-    let dtb = work.join("board.dtb");
-    run(
-        "dtc",
-        &[
-            "-q",
-            "-I",
-            "dts",
-            "-O",
-            "dtb",
-            "-o",
-            dtb.to_str().context("path")?,
-            dts.to_str().context("path")?,
-        ],
-    )?;
-    Ok(dtb)
-}
-
 fn check(outcome: &Outcome) -> Result<()> {
     let share = &outcome.share;
     if let Some(uptime) = outcome.marker("init") {
@@ -285,7 +234,7 @@ fn check(outcome: &Outcome) -> Result<()> {
             .console
             .lines()
             .filter_map(|l| l.trim().strip_prefix("camloop-board: log /mnt/"))
-            .last()
+            .next_back()
             .map(|name| std::fs::read_to_string(share.join(name)).unwrap_or_default())
             .unwrap_or_default();
         let last = log.lines().rev().take(5).collect::<Vec<_>>();

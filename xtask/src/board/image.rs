@@ -1,9 +1,10 @@
-//! What the emulated board boots: Debian's arm64 kernel and an initramfs (newc cpio) holding
-//! busybox, aplay/arecord, camloop, the shared libraries it links, the kernel modules in load order and `/init`.
+//! What the emulated board boots: Debian's arm64 kernel, an initramfs (newc cpio) holding
+//! busybox, aplay/arecord, camloop, the shared libraries it links, the kernel modules in load
+//! order and `/init`, and the machine's device tree with its GPIO lines named.
 
 use super::debs;
 use crate::cross::Target;
-use crate::system::output;
+use crate::system::{output, run};
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -335,4 +336,55 @@ impl<W: Write> Cpio<W> {
         self.out.flush()?;
         Ok(())
     }
+}
+
+/// The machine's device tree with the GPIO lines named as on the product's board.
+pub fn device_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
+    let dumped = work.join("virt.dtb");
+    let mut dump = vec![
+        "-M".to_owned(),
+        "virt,dumpdtb=".to_owned() + dumped.to_str().context("path")?,
+    ];
+    dump.extend(machine[2..].iter().map(|s| s.to_string()));
+    dump.extend(["-nographic", "-nic", "none"].map(String::from));
+    run(
+        "qemu-system-aarch64",
+        &dump.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    let source = output(
+        "dtc",
+        &[
+            "-q",
+            "-I",
+            "dtb",
+            "-O",
+            "dts",
+            dumped.to_str().context("path")?,
+        ],
+    )?;
+    let node = "pl061@9030000 {";
+    let at = source
+        .find(node)
+        .context("the virt machine's device tree has no PL061 node")?
+        + node.len();
+    let names =
+        "\n\t\tgpio-line-names = \"CALL\", \"HANGUP\", \"LED\", \"\", \"\", \"\", \"\", \"\";";
+    let named = format!("{}{names}{}", &source[..at], &source[at..]);
+    let dts = work.join("board.dts");
+    std::fs::write(&dts, named)?;
+    let dtb = work.join("board.dtb");
+    run(
+        "dtc",
+        &[
+            "-q",
+            "-I",
+            "dts",
+            "-O",
+            "dtb",
+            "-o",
+            dtb.to_str().context("path")?,
+            dts.to_str().context("path")?,
+        ],
+    )?;
+    Ok(dtb)
 }

@@ -122,6 +122,15 @@ fn a_valid_config_checks_ok() {
 }
 
 #[test]
+fn every_board_config_checks_ok() {
+    for board in ["qemu-virt", "rpi3", "rpi4", "rpi5"] {
+        let path = format!("{}/board/{board}/camloop.toml", env!("CARGO_MANIFEST_DIR"));
+        let output = camloop(&["check-config", &path]);
+        assert!(output.status.success(), "{board}: {}", stderr(&output));
+    }
+}
+
+#[test]
 fn an_unreadable_file_is_a_config_error() {
     let output = camloop(&["check-config", "/nonexistent/camloop.toml"]);
     assert_eq!(output.status.code(), Some(2));

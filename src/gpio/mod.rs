@@ -21,7 +21,7 @@ pub enum GpioError {
     #[error("gpio chip {chip}: not found (present: {}); set the chip's label or path", list(.present))]
     ChipNotFound { chip: String, present: Vec<String> },
     #[error(
-        "gpio chip {chip}: permission denied; add the user running camloop to the `gpio` group (board/*/99-camloop-gpio.rules makes one where the OS has none)"
+        "gpio chip {chip}: permission denied; add the user running camloop to the `gpio` group (board/99-camloop-gpio.rules makes one where the OS has none)"
     )]
     PermissionDenied { chip: String },
     #[error("gpio chip {chip}: no {line}; its lines are {}", list(.names))]
@@ -300,7 +300,7 @@ mod tests {
                 GpioError::PermissionDenied {
                     chip: "/dev/gpiochip0".into(),
                 },
-                "gpio chip /dev/gpiochip0: permission denied; add the user running camloop to the `gpio` group (board/*/99-camloop-gpio.rules makes one where the OS has none)",
+                "gpio chip /dev/gpiochip0: permission denied; add the user running camloop to the `gpio` group (board/99-camloop-gpio.rules makes one where the OS has none)",
             ),
         ];
         for (error, message) in cases {

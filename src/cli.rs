@@ -1,9 +1,9 @@
-//! The command line: `run`, `ctl`, `demo`, `check-config`, `bench`.
+//! The command line: `run`, `ctl`, `demo`, `check-config`, `probe`, `bench`.
 
 use crate::buttons::ButtonHandle;
 use crate::call::Event;
 use crate::config::{self, AudioOutput, ButtonSource, Config, VideoOutput};
-use crate::{bench, buttons, control, daemon, gpio, led, trace};
+use crate::{bench, buttons, control, daemon, gpio, led, probe, trace};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +53,15 @@ enum Command {
     },
     /// Validate a configuration file.
     CheckConfig { file: PathBuf },
+    /// List the cameras, sound devices and GPIO chips, and try each device the config names.
+    Probe {
+        /// Configuration file [default: /etc/camloop/camloop.toml, else built-in defaults]
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure setup time, loop latency, CPU and memory of calls at 640x480 and 1280x720.
     Bench(bench::BenchArgs),
 }
@@ -74,6 +83,22 @@ pub fn main() -> ExitCode {
                 println!("{}: ok", file.display());
                 ExitCode::SUCCESS
             }
+            Err(e) => fail(USAGE, e),
+        },
+        Command::Probe { config, json } => match load(config.as_deref()) {
+            // In a runtime: GPIO buttons are opened for async edge events.
+            Ok(config) => runtime(|| async move {
+                let found = probe::collect(&config);
+                if json {
+                    match serde_json::to_string_pretty(&found) {
+                        Ok(text) => println!("{text}"),
+                        Err(e) => return fail(1, e),
+                    }
+                } else {
+                    print!("{}", probe::format(&found));
+                }
+                ExitCode::SUCCESS
+            }),
             Err(e) => fail(USAGE, e),
         },
         Command::Run { config } => match load(config.as_deref()) {

@@ -15,6 +15,7 @@ pub mod display;
 pub mod gpio;
 pub mod led;
 pub mod media;
+pub mod probe;
 pub mod rtc;
 pub mod session;
 pub mod stats;

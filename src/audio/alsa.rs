@@ -250,6 +250,30 @@ impl AudioSink for AlsaSpeaker {
     }
 }
 
+/// The ALSA PCM names there are, as `camloop probe` shows them.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SoundDevices {
+    pub capture: Vec<String>,
+    pub playback: Vec<String>,
+}
+
+pub fn probe() -> SoundDevices {
+    let mut devices = SoundDevices::default();
+    let Ok(hints) = alsa::device_name::HintIter::new_str(None, "pcm") else {
+        return devices;
+    };
+    for hint in hints {
+        let Some(name) = hint.name else { continue };
+        if hint.direction != Some(Direction::Playback) {
+            devices.capture.push(name.clone());
+        }
+        if hint.direction != Some(Direction::Capture) {
+            devices.playback.push(name);
+        }
+    }
+    devices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,50 @@ pub fn present_chips() -> Vec<String> {
     found
 }
 
+/// A GPIO chip as `camloop probe` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GpioChip {
+    pub path: String,
+    pub label: String,
+    pub lines: Vec<GpioLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GpioLine {
+    pub name: String,
+    /// Who holds the line, if anyone.
+    pub consumer: String,
+}
+
+/// Every GPIO chip there is, with its lines' names and consumers.
+pub fn probe() -> Vec<GpioChip> {
+    let Ok(chips) = gpio_cdev::chips() else {
+        return Vec::new();
+    };
+    let mut found: Vec<GpioChip> = chips
+        .flatten()
+        .map(|chip| GpioChip {
+            path: chip.path().display().to_string(),
+            label: chip.label().to_string(),
+            lines: chip
+                .lines()
+                .map(|line| {
+                    let info = line.info().ok();
+                    let text = |f: fn(&gpio_cdev::LineInfo) -> Option<&str>| {
+                        info.as_ref().and_then(f).unwrap_or("").to_string()
+                    };
+                    GpioLine {
+                        name: text(gpio_cdev::LineInfo::name),
+                        consumer: text(gpio_cdev::LineInfo::consumer),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
 /// The chip named by a path (`/dev/gpiochip0`) or by its label or name.
 fn open_chip(spec: &str) -> Result<Chip, GpioError> {
     let not_found = || GpioError::ChipNotFound {

@@ -248,6 +248,22 @@ fn check(outcome: &Outcome) -> Result<()> {
             last.join(" | ")
         );
     }
+    let probe =
+        std::fs::read_to_string(share.join("probe.txt")).context("no camloop probe output")?;
+    eprintln!("xtask: camloop probe on the board:\n{probe}");
+    for expected in [
+        "vivid",
+        "hw:CARD=Loopback",
+        "9030000.pl061",
+        "CALL",
+        "HANGUP",
+        "LED",
+        ": opens",
+    ] {
+        if !probe.contains(expected) {
+            bail!("camloop probe on the board does not show {expected}");
+        }
+    }
     match &outcome.panel {
         Ok(figures) => {
             for figure in figures {

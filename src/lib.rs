@@ -20,3 +20,12 @@ pub mod rtc;
 pub mod session;
 pub mod stats;
 pub mod trace;
+
+/// "a, b, c", or "none": lists in messages that say what is there.
+pub(crate) fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}

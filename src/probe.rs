@@ -3,7 +3,7 @@
 //! collectors live with their adapters; the formatting here is pure.
 
 use crate::config::{AudioOutput, ButtonSource, Config};
-use crate::{audio, camera, gpio};
+use crate::{audio, camera, gpio, list_or_none};
 use serde::Serialize;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -130,8 +130,8 @@ pub fn format(probe: &Probe) -> String {
         }
     }
     out.push_str("Sound (ALSA)\n");
-    let _ = writeln!(out, "  capture: {}", list(&probe.sound.capture));
-    let _ = writeln!(out, "  playback: {}", list(&probe.sound.playback));
+    let _ = writeln!(out, "  capture: {}", list_or_none(&probe.sound.capture));
+    let _ = writeln!(out, "  playback: {}", list_or_none(&probe.sound.playback));
     out.push_str("GPIO chips\n");
     none(&mut out, probe.gpio_chips.is_empty());
     for chip in &probe.gpio_chips {
@@ -166,14 +166,6 @@ pub fn format(probe: &Probe) -> String {
         };
     }
     out
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
 }
 
 #[cfg(test)]

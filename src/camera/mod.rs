@@ -7,6 +7,7 @@ pub mod pattern;
 pub mod v4l2;
 
 use crate::config::{CameraConfig, CameraSource};
+use crate::list_or_none;
 use crate::media::frame::Frame;
 use pattern::{Pattern, PatternCamera};
 
@@ -53,14 +54,6 @@ pub enum CameraError {
         what: &'static str,
         source: std::io::Error,
     },
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
 }
 
 /// A camera: blocks until the next frame is due and returns it.

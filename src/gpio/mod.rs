@@ -5,6 +5,7 @@ pub mod debounce;
 
 use crate::buttons::{Button, ButtonHandle};
 use crate::config::{GpioButtons, LedConfig, LineRef};
+use crate::list_or_none;
 use debounce::Debouncer;
 use futures::StreamExt;
 use gpio_cdev::{AsyncLineEventHandle, Chip, EventRequestFlags, Line, LineRequestFlags};
@@ -18,13 +19,13 @@ const BIAS_PULL_UP: u32 = 1 << 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpioError {
-    #[error("gpio chip {chip}: not found (present: {}); set the chip's label or path", list(.present))]
+    #[error("gpio chip {chip}: not found (present: {}); set the chip's label or path", list_or_none(.present))]
     ChipNotFound { chip: String, present: Vec<String> },
     #[error(
         "gpio chip {chip}: permission denied; add the user running camloop to the `gpio` group (board/99-camloop-gpio.rules makes one where the OS has none)"
     )]
     PermissionDenied { chip: String },
-    #[error("gpio chip {chip}: no {line}; its lines are {}", list(.names))]
+    #[error("gpio chip {chip}: no {line}; its lines are {}", list_or_none(.names))]
     LineNotFound {
         chip: String,
         line: LineRef,
@@ -44,14 +45,6 @@ pub enum GpioError {
         what: String,
         reason: String,
     },
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
 }
 
 /// "/dev/gpiochip0 (pinctrl-bcm2835, 54 lines)" for every chip there is.

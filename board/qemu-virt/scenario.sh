@@ -84,7 +84,8 @@ cards=$(sed -n 's/^ *[0-9]* \[\([A-Za-z]*\) *\].*/\1/p' /proc/asound/cards 2>/de
 lines=$(tr '\0' ' ' < /proc/device-tree/pl061@9030000/gpio-line-names 2>/dev/null)
 mark "devices camera: ${video}display: ${dri}gpio: ${gpio}(lines ${lines}) sound: ${cards}"
 
-camloop probe --config /mnt/camloop.toml > /mnt/probe.txt 2>&1 || fail "camloop probe failed"
+camloop probe --config /mnt/camloop.toml > /mnt/probe.txt 2>&1 \
+    || fail "camloop probe failed: $(tail -n 1 /mnt/probe.txt)"
 
 # The tone for the microphone, playing for the whole scenario.
 aplay -q -D hw:Loopback,0,0 /mnt/tone.wav &

@@ -149,7 +149,11 @@ pub fn format(probe: &Probe) -> String {
             .filter(|(_, l)| !l.name.is_empty() || !l.consumer.is_empty())
             .map(|(offset, l)| match l.consumer.as_str() {
                 "" => format!("{offset} {}", l.name),
-                consumer => format!("{offset} {} (held by {consumer})", l.name),
+                consumer => format!(
+                    "{offset} {} (held by {consumer}, {})",
+                    l.name,
+                    if l.output { "output" } else { "input" }
+                ),
             })
             .collect();
         if !lines.is_empty() {
@@ -196,14 +200,17 @@ mod tests {
                     gpio::GpioLine {
                         name: "CALL".into(),
                         consumer: "camloop".into(),
+                        output: false,
                     },
                     gpio::GpioLine {
                         name: String::new(),
                         consumer: String::new(),
+                        output: false,
                     },
                     gpio::GpioLine {
                         name: "LED".into(),
-                        consumer: String::new(),
+                        consumer: "camloop".into(),
+                        output: true,
                     },
                 ],
             }],
@@ -229,7 +236,7 @@ Sound (ALSA)
   playback: none
 GPIO chips
   /dev/gpiochip0: 9030000.pl061, 3 lines
-    0 CALL (held by camloop), 2 LED
+    0 CALL (held by camloop, input), 2 LED (held by camloop, output)
 This config
   camera: V4L2 /dev/video0 (vivid): NV12 320x180 at 15 fps: opens
   microphone: none (audio disabled)

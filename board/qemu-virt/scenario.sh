@@ -1,4 +1,4 @@
-# The board test's scenario, run by the emulated board's /init from the host share (/mnt):
+# The board test's scenario on the `virt` board, run by /init; its files are on the host share (/mnt):
 # `camloop run` with the board's config. Its buttons are pressed from the host, through the
 # PL061's lines, with contact bounce: the script asks for a press with "press CALL" and watches
 # with `camloop ctl status` only. The host also reads the LED:
@@ -9,30 +9,10 @@
 #   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end;
 #   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
 #   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call.
-# Lines starting with "camloop-board:" are read by the harness (cargo xtask board-test).
-SOCKET=/run/camloop/control.sock
+. /helpers.sh
 RETRY_S=2
 VIVID_PARAMS=$(sed -n 's/^vivid\.ko //p' /modules/order)
 VIVID_DRIVER=/sys/bus/platform/drivers/vivid
-
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk "BEGIN { printf \"%.2f\", $(now) - $1 }"; }
-mark() { echo "camloop-board: $*"; }
-fail() { mark "FAIL $*"; exit 1; }
-ctl() { camloop ctl --socket "$SOCKET" "$1"; }
-state() { ctl status 2>/dev/null | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'; }
-last_error() { ctl status 2>/dev/null | sed -n 's/.*"last_error":"\([^"]*\)".*/\1/p'; }
-
-# Waits up to $2 seconds for state $1.
-wait_state() {
-    start=$(now)
-    until [ "$(state)" = "$1" ]; do
-        if awk "BEGIN { exit !($(now) - $start > $2) }"; then
-            fail "no $1 state within $2 s (state: $(state); last error: $(last_error))"
-        fi
-        usleep 100000
-    done
-}
 
 # Fails unless the last error mentions $1.
 error_names() {
@@ -44,24 +24,6 @@ error_names() {
 
 # Asks the host to press button $1 (CALL or HANGUP).
 press() { mark "press $1"; }
-
-# Starts camloop with config $1, logging to $2, and waits for its control socket.
-start_camloop() {
-    mark "log $2"
-    camloop run --config "$1" > "$2" 2>&1 &
-    pid=$!
-    started=$(now)
-    until ctl status > /dev/null 2>&1; do
-        if ! kill -0 "$pid" 2> /dev/null; then
-            wait "$pid"
-            fail "camloop run exited with $? before its control socket came up"
-        fi
-        if awk "BEGIN { exit !($(now) - $started > 60) }"; then
-            fail "camloop run did not open $SOCKET within 60 s"
-        fi
-        usleep 100000
-    done
-}
 
 quit_camloop() {
     ctl quit > /dev/null
@@ -77,6 +39,8 @@ call_connects() {
     took=$(since "$call")
 }
 
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 host /mnt \
+    || fail "the host share did not mount"
 video=$(ls /dev/video* 2>/dev/null | tr '\n' ' ')
 dri=$(ls /dev/dri/card* 2>/dev/null | tr '\n' ' ')
 gpio=$(ls /dev/gpiochip* 2>/dev/null | tr '\n' ' ')
@@ -92,34 +56,26 @@ aplay -q -D hw:Loopback,0,0 /mnt/tone.wav &
 
 # 0. The buttons and the LED, worked from the host; the script only watches. The host presses
 # Call, Hangup (in toggle mode: Call again) and Call, each once it has seen the LED show the
-# state before; when it has seen the last one it leaves /mnt/panel-MODE, and camloop gets SIGTERM.
+# state before; when it has seen the last one it says "stop", and camloop gets SIGTERM.
 button_phase() {
     mark "gpio-phase $1"
     wait_state ready 30
+    gpio_lines CALL HANGUP LED
     wait_state connected 60
     wait_state ready 60
     wait_state connected 60
-    seen=$(now)
-    until [ -e "/mnt/panel-$1" ]; do
-        if awk "BEGIN { exit !($(now) - $seen > 30) }"; then
-            fail "the host did not see Connected on the LED within 30 s"
-        fi
-        usleep 100000
-    done
-    kill -TERM "$pid"
-    wait "$pid"
-    mark "gpio-exit $?"
+    serve_host gpio-exit
 }
-start_camloop /mnt/camloop.toml /mnt/gpio-two.log
+start_camloop /mnt/gpio-two.log --config /mnt/camloop.toml
 button_phase two
 awk '/^hangup = / { next } { print } /^source = "gpio"/ { print "mode = \"toggle\"" }' \
     /mnt/camloop.toml > /tmp/toggle.toml
-start_camloop /tmp/toggle.toml /mnt/gpio-toggle.log
+start_camloop /mnt/gpio-toggle.log --config /tmp/toggle.toml
 button_phase toggle
 
 # 1. The camera is missing at start.
 rmmod vivid || fail "cannot unload vivid"
-start_camloop /mnt/camloop.toml /mnt/camloop.log
+start_camloop /mnt/camloop.log --config /mnt/camloop.toml
 mark "control-socket-after $(since "$started")"
 wait_state error 20
 error_names vivid
@@ -163,7 +119,7 @@ quit_camloop exit
 
 # 4. A sound card that is not there.
 sed 's/^capture = .*/capture = "hw:CARD=Missing"/' /mnt/camloop.toml > /tmp/no-card.toml
-start_camloop /tmp/no-card.toml /mnt/no-card.log
+start_camloop /mnt/no-card.log --config /tmp/no-card.toml
 wait_state error 20
 error_names "hw:CARD=Missing"
 mark "sound-missing $(last_error)"
@@ -171,7 +127,7 @@ quit_camloop no-card-exit
 
 # 5. Audio disabled: the call is video only.
 awk '{ print } /^\[audio\]/ { print "enabled = false" }' /mnt/camloop.toml > /tmp/video-only.toml
-start_camloop /tmp/video-only.toml /mnt/video-only.log
+start_camloop /mnt/video-only.log --config /tmp/video-only.toml
 wait_state ready 20
 call_connects
 mark "video-only-connected-after $took"

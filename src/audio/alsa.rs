@@ -47,6 +47,10 @@ impl BlockAssembler {
 
 fn device_error(device: &str, what: &str, e: alsa::Error) -> AudioError {
     let hint = match e.errno() {
+        // At open, EINVAL is the configuration's: a plugin (dmix, dsnoop) rejecting its settings.
+        libc::EINVAL if what == "open" => {
+            "; ALSA's configuration for this name is rejected (alsa-lib says why just before; dmix and dsnoop need an `audio` group): fix it or use a hw:/plughw: name from `arecord -L` / `aplay -L`"
+        }
         libc::ENOENT | libc::ENODEV | libc::ENXIO => {
             "; check the name with `arecord -L` / `aplay -L` and that the card is plugged in"
         }
@@ -320,5 +324,22 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("arecord -L"), "{error}");
+    }
+
+    #[test]
+    fn invalid_argument_names_the_configuration_at_open_and_the_format_after() {
+        let at_open = device_error(
+            "default",
+            "open",
+            alsa::Error::new("snd_pcm_open", libc::EINVAL),
+        );
+        assert!(at_open.to_string().contains("`audio` group"), "{at_open}");
+        let format = device_error(
+            "hw:0",
+            "S16_LE",
+            alsa::Error::new("snd_pcm_hw_params_set_format", libc::EINVAL),
+        );
+        assert!(format.to_string().contains("plughw:"), "{format}");
+        assert!(!format.to_string().contains("configuration"), "{format}");
     }
 }

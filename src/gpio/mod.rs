@@ -80,6 +80,8 @@ pub struct GpioLine {
     pub name: String,
     /// Who holds the line, if anyone.
     pub consumer: String,
+    /// Driven by the holder (an LED) rather than read (a button).
+    pub output: bool,
 }
 
 /// Every GPIO chip there is, with its lines' names and consumers.
@@ -102,6 +104,9 @@ pub fn probe() -> Vec<GpioChip> {
                     GpioLine {
                         name: text(gpio_cdev::LineInfo::name),
                         consumer: text(gpio_cdev::LineInfo::consumer),
+                        output: info
+                            .as_ref()
+                            .is_some_and(|i| i.direction() == gpio_cdev::LineDirection::Out),
                     }
                 })
                 .collect(),

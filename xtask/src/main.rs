@@ -3,11 +3,12 @@
 //! - `deps`: installs what a fresh Debian/Ubuntu machine lacks to build and test camloop.
 //! - `demo`: deps, a release build, then `camloop demo` (output in `target/demo/`).
 //! - `test [--host | --target T]`: formatting, lints and the host tests; then, without an option,
-//!   the aarch64 tests under qemu-user, the armv7 build and the board test. With `--target`,
+//!   the aarch64 tests under qemu-user, the armv7 build and the board tests. With `--target`,
 //!   only that target's tests.
 //! - `cross --target T`: a stripped release build for T with Debian's cross toolchain.
 //! - `sizes`: the sizes of the cross-built binaries.
-//! - `board-test [--config FILE]`: camloop on the emulated aarch64 board (see `board.rs`).
+//! - `board-test [--board virt|rpi3] [--config FILE]`: camloop on an emulated aarch64 board
+//!   (see `board.rs`).
 
 mod board;
 mod cross;
@@ -17,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--config FILE]";
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--board virt|rpi3] [--config FILE]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -33,10 +34,21 @@ fn main() -> Result<()> {
         (Some("test"), ["--target", triple]) => cross::test(Target::named(triple)?),
         (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
         (Some("sizes"), []) => cross::sizes(),
-        (Some("board-test"), []) => board::test(None),
-        (Some("board-test"), ["--config", file]) => board::test(Some(std::path::Path::new(file))),
+        (Some("board-test"), options) => board_test(options),
         _ => bail!("{USAGE}"),
     }
+}
+
+fn board_test(options: &[&str]) -> Result<()> {
+    let (mut board, mut config) = (board::Board::Virt, None);
+    for pair in options.chunks(2) {
+        match pair {
+            ["--board", name] => board = board::Board::named(name)?,
+            ["--config", file] => config = Some(std::path::Path::new(*file)),
+            _ => bail!("{USAGE}"),
+        }
+    }
+    board::test(board, config)
 }
 
 fn demo(options: &[&str]) -> Result<()> {
@@ -83,7 +95,10 @@ fn test_everything() -> Result<()> {
     timed("armv7 build", &|| {
         cross::build(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
     })?;
-    timed("board test", &|| board::test(None))?;
+    timed("board test", &|| board::test(board::Board::Virt, None))?;
+    timed("board test on the Pi 3's GPIO (raspi3b)", &|| {
+        board::test(board::Board::Rpi3, None)
+    })?;
     timed(
         "board test harness with a broken config",
         &board::test_harness_rejects_a_broken_config,

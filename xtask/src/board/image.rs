@@ -1,32 +1,21 @@
-//! What the emulated board boots: Debian's arm64 kernel, an initramfs (newc cpio) holding
+//! What an emulated board boots: Debian's arm64 kernel, an initramfs (newc cpio) holding
 //! busybox, aplay/arecord, camloop, the shared libraries it links, the kernel modules in load
-//! order and `/init`, and the machine's device tree with its GPIO lines named.
+//! order, `/init` and the board's scenario, and for `virt` the machine's device tree with its
+//! GPIO lines named.
 
+use super::cpio::Cpio;
 use super::debs;
 use crate::cross::Target;
 use crate::system::{output, run};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Modules the board needs, with their parameters; their dependencies are found and loaded first.
-const MODULES: &[(&str, &str)] = &[
-    ("virtio_mmio", ""),
-    ("9pnet_virtio", ""),
-    ("9p", ""),
-    // A webcam-like capture device (QEMU.md).
-    (
-        "vivid",
-        "n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0",
-    ),
-    ("snd-aloop", ""),
-    ("virtio-gpu", ""),
-];
 
 pub struct Kernel {
     pub image: PathBuf,
     modules: PathBuf,
+    /// The device trees the package ships, by vendor (`broadcom/bcm2837-rpi-3-b.dtb`).
+    pub device_trees: PathBuf,
 }
 
 /// Debian's current arm64 kernel: the metapackage names it; downloaded once into `cache`.
@@ -47,6 +36,7 @@ pub fn kernel(work: &Path) -> Result<Kernel> {
     Ok(Kernel {
         image,
         modules: root.join(format!("lib/modules/{release}/kernel")),
+        device_trees: root.join(format!("usr/lib/linux-image-{release}")),
     })
 }
 
@@ -66,8 +56,8 @@ fn normalize(name: &str) -> String {
     name.replace('-', "_")
 }
 
-/// The `.ko` files for `MODULES` and their dependencies, dependencies first, with parameters.
-fn modules_in_order(kernel: &Kernel) -> Result<Vec<(PathBuf, String)>> {
+/// The `.ko` files for `modules` (name, parameters) and their dependencies, dependencies first.
+fn modules_in_order(kernel: &Kernel, modules: &[(&str, &str)]) -> Result<Vec<(PathBuf, String)>> {
     let mut index = BTreeMap::new();
     let mut stack = vec![kernel.modules.clone()];
     while let Some(dir) = stack.pop() {
@@ -111,7 +101,7 @@ fn modules_in_order(kernel: &Kernel) -> Result<Vec<(PathBuf, String)>> {
         ordered.push((path.clone(), params.to_owned()));
         Ok(())
     }
-    for (name, params) in MODULES {
+    for (name, params) in modules {
         visit(name, params, &index, &mut seen, &mut ordered)?;
     }
     Ok(ordered)
@@ -181,73 +171,91 @@ fn libraries(binary: &Path, target: &Target) -> Result<Vec<(PathBuf, String)>> {
     Ok(found)
 }
 
-/// Writes the initramfs: busybox, `/init`, camloop, its libraries, ALSA's configuration and the
-/// kernel modules with the order to load them in.
+/// What goes into a board's initramfs besides busybox, camloop and its libraries.
+pub struct Contents<'a> {
+    /// Kernel modules with their parameters, loaded by `/init` in order.
+    pub modules: &'a [(&'a str, &'a str)],
+    /// The board's scenario, run by `/init` as `/scenario.sh`.
+    pub scenario: &'a Path,
+    /// Files placed as they are: (path in the image, path on the host).
+    pub files: &'a [(&'a str, &'a Path)],
+}
+
+/// Writes the initramfs: busybox, `/init` with its helpers and the scenario, camloop, its
+/// libraries, ALSA's configuration, the kernel modules with the order to load them in, and the
+/// board's own files.
 pub fn initramfs(
     path: &Path,
     kernel: &Kernel,
     binary: &Path,
     target: &Target,
     work: &Path,
+    contents: &Contents,
 ) -> Result<()> {
     let busybox = debs::unpack("busybox-static:arm64", work)?.join("bin/busybox");
     // aplay and arecord (one binary that reads its name) play and record the test tone.
     let aplay = debs::unpack("alsa-utils:arm64", work)?.join("usr/bin/aplay");
     let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
     for dir in [
-        "bin",
-        "sbin",
-        "dev",
-        "proc",
-        "sys",
-        "tmp",
-        "run",
-        "mnt",
-        "etc",
-        "lib",
-        "usr",
-        "usr/bin",
-        "usr/lib",
-        "usr/share",
-        "usr/share/alsa",
-        "modules",
+        "bin", "sbin", "dev", "proc", "sys", "tmp", "run", "mnt", "etc",
     ] {
         cpio.dir(dir)?;
     }
     // The kernel opens the console before /init runs, so it must exist in the image.
     cpio.char_device("dev/console", 5, 1)?;
     cpio.file("bin/busybox", &std::fs::read(&busybox)?, 0o755)?;
+    // The users and groups an OS has: ALSA's dmix and dsnoop (the `default` device) need `audio`.
+    cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)?;
     cpio.file(
-        "init",
-        include_bytes!("../../../board/qemu-virt/init.sh"),
-        0o755,
+        "etc/group",
+        b"root:x:0:\naudio:x:29:\nvideo:x:44:\ngpio:x:997:\n",
+        0o644,
     )?;
+    cpio.file("init", include_bytes!("../../../board/qemu/init.sh"), 0o755)?;
+    cpio.file(
+        "helpers.sh",
+        include_bytes!("../../../board/qemu/helpers.sh"),
+        0o644,
+    )?;
+    let scenario = std::fs::read(contents.scenario)
+        .with_context(|| format!("reading {}", contents.scenario.display()))?;
+    cpio.file("scenario.sh", &scenario, 0o755)?;
+    for (guest, host) in contents.files {
+        let data = std::fs::read(host).with_context(|| format!("reading {}", host.display()))?;
+        cpio.file(guest, &data, 0o644)?;
+    }
     cpio.file("usr/bin/camloop", &std::fs::read(binary)?, 0o755)?;
     let aplay = std::fs::read(&aplay)?;
     cpio.file("usr/bin/aplay", &aplay, 0o755)?;
     cpio.file("usr/bin/arecord", &aplay, 0o755)?;
-    let mut made = HashSet::new();
     for (host, guest) in libraries(binary, target)? {
-        let guest = guest.trim_start_matches('/').to_owned();
-        let mut parent = PathBuf::new();
-        for part in Path::new(&guest)
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components())
+        cpio.file(guest.trim_start_matches('/'), &std::fs::read(&host)?, 0o755)?;
+    }
+    // Without alsa.conf even hw: device names fail, with a misleading ENOENT; `default` needs the
+    // card and PCM definitions too.
+    cpio.file(
+        "usr/share/alsa/alsa.conf",
+        &std::fs::read("/usr/share/alsa/alsa.conf")
+            .context("no /usr/share/alsa/alsa.conf: install libasound2-data")?,
+        0o644,
+    )?;
+    for folder in ["cards", "pcm", "ctl"] {
+        let host = Path::new("/usr/share/alsa").join(folder);
+        for entry in
+            std::fs::read_dir(&host).with_context(|| format!("reading {}", host.display()))?
         {
-            parent.push(part);
-            if made.insert(parent.clone()) {
-                cpio.dir(parent.to_str().context("path")?)?;
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                let guest = format!(
+                    "usr/share/alsa/{folder}/{}",
+                    entry.file_name().to_str().context("file name")?
+                );
+                cpio.file(&guest, &std::fs::read(entry.path())?, 0o644)?;
             }
         }
-        cpio.file(&guest, &std::fs::read(&host)?, 0o755)?;
-    }
-    if let Ok(alsa) = std::fs::read("/usr/share/alsa/alsa.conf") {
-        // Without it even hw: device names fail, with a misleading ENOENT.
-        cpio.file("usr/share/alsa/alsa.conf", &alsa, 0o644)?;
     }
     let mut order = String::new();
-    for (module, params) in modules_in_order(kernel)? {
+    for (module, params) in modules_in_order(kernel, contents.modules)? {
         let name = module
             .file_name()
             .and_then(|n| n.to_str())
@@ -257,85 +265,6 @@ pub fn initramfs(
     }
     cpio.file("modules/order", order.as_bytes(), 0o644)?;
     cpio.finish()
-}
-
-/// A newc ("070701") cpio archive, the format the kernel unpacks as its initramfs.
-struct Cpio<W: Write> {
-    out: W,
-    inode: u32,
-    written: usize,
-}
-
-impl<W: Write> Cpio<W> {
-    fn new(out: W) -> Self {
-        Cpio {
-            out,
-            inode: 1,
-            written: 0,
-        }
-    }
-
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<()> {
-        let name_len = name.len() + 1;
-        let fields = [
-            self.inode,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name_len as u32,
-            0,
-        ];
-        self.inode += 1;
-        let mut header = String::from("070701");
-        for field in fields {
-            header.push_str(&format!("{field:08x}"));
-        }
-        self.write(header.as_bytes())?;
-        self.write(name.as_bytes())?;
-        self.write(&[0])?;
-        self.pad()?;
-        self.write(data)?;
-        self.pad()
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes)?;
-        self.written += bytes.len();
-        Ok(())
-    }
-
-    fn pad(&mut self) -> Result<()> {
-        let padding = (4 - self.written % 4) % 4;
-        self.write(&[0; 3][..padding])
-    }
-
-    fn dir(&mut self, name: &str) -> Result<()> {
-        self.entry(name, 0o040755, &[], (0, 0))
-    }
-
-    fn file(&mut self, name: &str, data: &[u8], permissions: u32) -> Result<()> {
-        if name.is_empty() || name.starts_with('/') {
-            bail!("bad path in the image: {name:?}");
-        }
-        self.entry(name, 0o100000 | permissions, data, (0, 0))
-    }
-
-    fn char_device(&mut self, name: &str, major: u32, minor: u32) -> Result<()> {
-        self.entry(name, 0o020600, &[], (major, minor))
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.entry("TRAILER!!!", 0, &[], (0, 0))?;
-        self.out.flush()?;
-        Ok(())
-    }
 }
 
 /// The machine's device tree with the GPIO lines named as on the product's board.

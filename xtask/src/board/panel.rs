@@ -1,17 +1,32 @@
 //! The board's buttons and LED, worked from the host as a person would: QEMU's qtest protocol
-//! drives the PL061's input lines (a press with contact bounce) and reads its data register (the
-//! LED), and the LED's patterns are recognised by their timing. The guest asks for presses with
-//! `camloop-board: press NAME` and for the button phases with `camloop-board: gpio-phase MODE`.
+//! drives the GPIO input lines (a press with contact bounce) and reads the LED's level from the
+//! GPIO block's registers, and the LED's patterns are recognised by their timing. The guest asks
+//! for presses with `camloop-board: press NAME` and for the button phases with
+//! `camloop-board: gpio-phase MODE`; the host answers on the guest's console.
 
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::ChildStdin;
 use std::time::{Duration, Instant};
+
+/// The GPIO block a board's buttons and LED are on.
+pub enum Gpio {
+    /// `virt`'s PL061, found through QMP: lines CALL 0, HANGUP 1, LED 2.
+    Pl061 { qmp: PathBuf },
+    /// `raspi3b`'s BCM2835, LED on line 22. QEMU's model has no input events, so a press is
+    /// asked of the guest, which sends `camloop ctl`.
+    Bcm2835,
+}
 
 /// PL061 data register with every line in its address mask.
 const PL061_DATA: &str = "0x090303fc";
-const LINES: [(&str, u32); 3] = [("CALL", 0), ("HANGUP", 1), ("LED", 2)];
+const PL061_BUTTONS: [(&str, u32); 2] = [("CALL", 0), ("HANGUP", 1)];
+const PL061_LED: u32 = 2;
+/// BCM2835 GPLEV0, the levels of lines 0–31.
+const BCM2835_LEVELS: &str = "0x3f200034";
+const BCM2835_LED: u32 = 22;
 /// How long a press is held, after its bounce.
 const HOLD: Duration = Duration::from_millis(150);
 const SAMPLE: Duration = Duration::from_millis(5);
@@ -20,30 +35,44 @@ const STEADY: Duration = Duration::from_millis(1500);
 
 pub struct Panel {
     qtest: BufReader<UnixStream>,
-    pl061: String,
+    /// The PL061's QOM path where the buttons can be pressed; none where the guest is asked.
+    pl061: Option<String>,
+    /// The register holding the LED's level, and its bit.
+    led: (&'static str, u32),
     console: Console,
-    /// The host share, where the harness leaves word for the guest.
-    share: PathBuf,
+    /// The guest's console input, where the harness answers.
+    guest: ChildStdin,
     /// What the harness measured, one line each, for the summary.
     pub figures: Vec<String>,
 }
 
 impl Panel {
-    /// Connects to QEMU's QMP and qtest sockets (retrying while QEMU starts).
-    pub fn connect(qmp: &Path, qtest: &Path, console: &Path, share: &Path) -> Result<Panel> {
-        let qmp = connect(qmp)?;
-        let pl061 = find_pl061(qmp)?;
+    /// Connects to QEMU's qtest socket (and QMP for the PL061), retrying while QEMU starts.
+    pub fn connect(gpio: &Gpio, qtest: &Path, console: &Path, guest: ChildStdin) -> Result<Panel> {
+        let (pl061, led) = match gpio {
+            Gpio::Pl061 { qmp } => (Some(find_pl061(connect(qmp)?)?), (PL061_DATA, PL061_LED)),
+            Gpio::Bcm2835 => (None, (BCM2835_LEVELS, BCM2835_LED)),
+        };
         Ok(Panel {
             qtest: BufReader::new(connect(qtest)?),
             pl061,
+            led,
             console: Console {
                 path: console.to_path_buf(),
                 offset: 0,
                 partial: String::new(),
             },
-            share: share.to_path_buf(),
+            guest,
             figures: Vec::new(),
         })
+    }
+
+    /// A word on the guest's console (the scenario's `host_says`).
+    fn tell(&mut self, word: &str) -> Result<()> {
+        self.guest
+            .write_all(format!("{word}\n").as_bytes())
+            .and_then(|()| self.guest.flush())
+            .context("writing to the guest's console")
     }
 
     fn qtest(&mut self, command: &str) -> Result<String> {
@@ -58,34 +87,37 @@ impl Panel {
         }
     }
 
-    fn set_line(&mut self, line: u32, level: bool) -> Result<()> {
-        let command = format!(
-            "set_irq_in {} unnamed-gpio-in {line} {}",
-            self.pl061,
-            u8::from(level)
-        );
-        self.qtest(&command).map(drop)
-    }
-
-    /// A press of the button on `line`: 20 ms of bounce, held, and a bouncing release.
-    pub fn press(&mut self, line: u32) -> Result<()> {
-        for (level, ms) in [(true, 3), (false, 2), (true, 4), (false, 3), (true, 8)] {
-            self.set_line(line, level)?;
+    /// A press of button `name` (CALL, HANGUP): on the PL061 20 ms of bounce, held, and a
+    /// bouncing release; elsewhere the guest is asked.
+    pub fn press(&mut self, name: &str) -> Result<()> {
+        let Some(pl061) = self.pl061.clone() else {
+            return self.tell(&name.to_lowercase());
+        };
+        let line = line_of(name)?;
+        let mut set = |level: bool, ms: u64| -> Result<()> {
+            self.qtest(&format!(
+                "set_irq_in {pl061} unnamed-gpio-in {line} {}",
+                u8::from(level)
+            ))?;
             std::thread::sleep(Duration::from_millis(ms));
+            Ok(())
+        };
+        for (level, ms) in [(true, 3), (false, 2), (true, 4), (false, 3), (true, 8)] {
+            set(level, ms)?;
         }
         std::thread::sleep(HOLD);
         for (level, ms) in [(false, 2), (true, 3), (false, 1)] {
-            self.set_line(line, level)?;
-            std::thread::sleep(Duration::from_millis(ms));
+            set(level, ms)?;
         }
         Ok(())
     }
 
     fn led(&mut self) -> Result<bool> {
-        let value = self.qtest(&format!("readl {PL061_DATA}"))?;
+        let (register, bit) = self.led;
+        let value = self.qtest(&format!("readl {register}"))?;
         let bits = u64::from_str_radix(value.trim_start_matches("0x"), 16)
             .with_context(|| format!("readl gave {value}"))?;
-        Ok(bits & (1 << line("LED")) != 0)
+        Ok(bits & (1 << bit) != 0)
     }
 
     /// Samples the LED until `wanted` is recognised or `timeout` passes; returns when it began
@@ -136,7 +168,7 @@ impl Panel {
                 continue;
             };
             if let Some(name) = request.strip_prefix("press ") {
-                self.press(line_of(name)?)?;
+                self.press(name)?;
             } else if let Some(mode) = request.strip_prefix("gpio-phase ") {
                 self.button_phase(mode)
                     .with_context(|| format!("buttons and LED, {mode} mode"))?;
@@ -148,34 +180,34 @@ impl Panel {
     /// What a person does with the buttons while watching the LED: Call, Hangup, Call (in
     /// toggle mode the one button each time). The guest then stops camloop with SIGTERM.
     fn button_phase(&mut self, mode: &str) -> Result<()> {
-        let call = line("CALL");
-        let second = if mode == "toggle" {
-            call
+        let second = if mode == "toggle" { "CALL" } else { "HANGUP" };
+        let press = if self.pl061.is_some() {
+            "press"
         } else {
-            line("HANGUP")
+            "(ctl)"
         };
         let (_, heartbeat) = self.wait_led(Pattern::Heartbeat, Duration::from_secs(30))?;
         self.figures.push(format!("{mode}: Ready, LED {heartbeat}"));
         let pressed = Instant::now();
-        self.press(call)?;
+        self.press("CALL")?;
         let (lit, _) = self.wait_led(Pattern::SteadyOn, Duration::from_secs(60))?;
         self.figures.push(format!(
-            "{mode}: Call press → Connected (LED steady on) in {:.2} s",
+            "{mode}: Call {press} → Connected (LED steady on) in {:.2} s",
             (lit - pressed).as_secs_f64()
         ));
         self.press(second)?;
         let (_, heartbeat) = self.wait_led(Pattern::Heartbeat, Duration::from_secs(30))?;
         self.figures
-            .push(format!("{mode}: Hangup press → Ready, LED {heartbeat}"));
+            .push(format!("{mode}: Hangup {press} → Ready, LED {heartbeat}"));
         let pressed = Instant::now();
-        self.press(call)?;
+        self.press("CALL")?;
         let (lit, _) = self.wait_led(Pattern::SteadyOn, Duration::from_secs(60))?;
         self.figures.push(format!(
             "{mode}: Call again → Connected in {:.2} s",
             (lit - pressed).as_secs_f64()
         ));
         // Seen: the guest may stop camloop now.
-        std::fs::write(self.share.join(format!("panel-{mode}")), "")?;
+        self.tell("stop")?;
         let exit = self
             .console
             .wait_marker("gpio-exit", Duration::from_secs(60))?;
@@ -219,12 +251,8 @@ fn heartbeat(edges: &[(Instant, bool)]) -> Option<(Instant, String)> {
     })
 }
 
-fn line(name: &str) -> u32 {
-    line_of(name).expect("a line the board names")
-}
-
 fn line_of(name: &str) -> Result<u32> {
-    LINES
+    PL061_BUTTONS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|&(_, l)| l)

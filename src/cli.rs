@@ -33,6 +33,9 @@ enum Command {
         /// Control socket [default: [control] socket of the default configuration]
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// Seconds to wait for the daemon's answer.
+        #[arg(long, default_value = "5", value_parser = seconds)]
+        timeout: Duration,
         #[arg(value_parser = control::COMMANDS.to_vec())]
         command: String,
     },
@@ -105,7 +108,11 @@ pub fn main() -> ExitCode {
             Ok(config) => runtime(|| run(config)),
             Err(e) => fail(USAGE, e),
         },
-        Command::Ctl { socket, command } => {
+        Command::Ctl {
+            socket,
+            timeout,
+            command,
+        } => {
             let socket = match socket {
                 Some(s) => s,
                 None => match load(None) {
@@ -114,7 +121,7 @@ pub fn main() -> ExitCode {
                 },
             };
             runtime(|| async move {
-                match control::send(&socket, &command).await {
+                match control::send(&socket, &command, timeout).await {
                     Ok(answer) => {
                         println!("{answer}");
                         ExitCode::SUCCESS
@@ -152,6 +159,17 @@ pub fn main() -> ExitCode {
             runtime(|| bench::run(args))
         }
     }
+}
+
+/// A positive, finite number of seconds.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text} s: give a positive number of seconds"))
 }
 
 fn fail(code: u8, error: impl std::fmt::Display) -> ExitCode {

@@ -1,12 +1,17 @@
-//! The control socket: one command per connection (`call`, `hangup`, `status`, `quit`), one
-//! line of JSON back. This is how `camloop ctl`, scripts and the board test drive the daemon.
+//! The control socket: a line per command (`call`, `hangup`, `status`, `quit`), a line of JSON
+//! back for each, in order. This is how `camloop ctl`, scripts and the board test drive the
+//! daemon. It is built for a local user who may be hostile: bounded lines, idle clients dropped,
+//! a cap on clients, a listener that outlives accept errors, mode 0660 whatever the umask.
 
 use crate::call::Event;
 use crate::daemon::{DaemonHandle, Input};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender, oneshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -31,9 +36,31 @@ pub enum ControlError {
     },
     #[error("control socket {path}: the daemon answered: {answer}")]
     Refused { path: PathBuf, answer: String },
+    #[error(
+        "control socket {path}: no answer within {timeout:?}; the daemon on it is stuck or stopped (try again with a longer --timeout)"
+    )]
+    NoAnswer { path: PathBuf, timeout: Duration },
+    #[error(
+        "control socket {path}: another camloop is running on it; stop it or set another [control] socket"
+    )]
+    InUse { path: PathBuf },
+    #[error(
+        "control socket {path}: {found} is there, not a socket; camloop does not remove it: move it away or set another [control] socket"
+    )]
+    NotASocket { path: PathBuf, found: &'static str },
 }
 
 pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit"];
+/// The longest request line; a longer one gets an error and the connection is closed.
+pub const MAX_REQUEST: usize = 4096;
+/// A client that sends nothing for this long is dropped.
+const IDLE: Duration = Duration::from_secs(5);
+/// Clients served at once; the next one is told so and closed.
+const MAX_CLIENTS: usize = 16;
+/// After an accept error (out of file descriptors, say) the listener waits this long and goes on.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Owner and group may drive the daemon, whatever the umask.
+const SOCKET_MODE: u32 = 0o660;
 
 /// Serves the socket until the daemon ends; the socket file is removed on drop of the guard.
 pub struct ControlServer {
@@ -47,22 +74,30 @@ impl Drop for ControlServer {
 }
 
 pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, ControlError> {
-    let listen_error = |source| ControlError::Listen {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(listen_error)?;
-    }
-    // A socket file left by a daemon that died is in the way; a live daemon's answers.
-    if std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    let listener = UnixListener::bind(path).map_err(listen_error)?;
+    let listener = bind(path)?;
     let inputs = daemon.inputs.clone();
+    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(answer(stream, inputs.clone()));
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    log::warn!("control socket: accept: {e}; retrying");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            match clients.clone().try_acquire_owned() {
+                Ok(client) => {
+                    tokio::spawn(answer(stream, inputs.clone(), client));
+                }
+                Err(_) => {
+                    tokio::spawn(refuse(
+                        stream,
+                        format!("busy: {MAX_CLIENTS} clients are connected; try again"),
+                    ));
+                }
+            }
         }
     });
     Ok(ControlServer {
@@ -70,22 +105,125 @@ pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, Contro
     })
 }
 
-async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    if BufReader::new(read).read_line(&mut line).await.is_err() {
-        return;
+/// The listening socket at `path`, mode 0660. A stale socket there is replaced; anything else
+/// (a live daemon's socket, a file, a folder) is an error naming it, and is left alone.
+fn bind(path: &Path) -> Result<UnixListener, ControlError> {
+    let listen_error = |source| ControlError::Listen {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(listen_error)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+            .map_err(listen_error)?;
     }
-    // `quit` is answered before it is carried out: once the daemon stops, nobody would answer.
-    let (before, after) = match line.trim() {
+    match std::fs::symlink_metadata(path) {
+        Ok(found) if found.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(ControlError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            // Left by a daemon that died.
+            std::fs::remove_file(path).map_err(listen_error)?;
+        }
+        Ok(found) => {
+            return Err(ControlError::NotASocket {
+                path: path.to_owned(),
+                found: if found.is_dir() {
+                    "a folder"
+                } else if found.file_type().is_symlink() {
+                    "a symbolic link"
+                } else {
+                    "a file"
+                },
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(listen_error(e)),
+    }
+    // Bound under a temporary name and given its mode before it appears at `path`: at no moment
+    // does the umask's mode let others in.
+    let temporary = dir.join(format!(".{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    let listener = std::os::unix::net::UnixListener::bind(&temporary).map_err(listen_error)?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(SOCKET_MODE))
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .and_then(|()| listener.set_nonblocking(true));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(listen_error(e));
+    }
+    UnixListener::from_std(listener).map_err(listen_error)
+}
+
+fn error_reply(message: &str) -> String {
+    format!("{}\n", serde_json::json!({ "error": message }))
+}
+
+async fn refuse(mut stream: UnixStream, message: String) {
+    let _ = tokio::time::timeout(IDLE, stream.write_all(error_reply(&message).as_bytes())).await;
+}
+
+/// Answers each request line of one client in order, until it closes, goes idle, sends a line
+/// too long, or quits.
+async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>, _client: OwnedSemaphorePermit) {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let mut line = Vec::new();
+        let mut limited = (&mut read).take(MAX_REQUEST as u64 + 1);
+        match tokio::time::timeout(IDLE, limited.read_until(b'\n', &mut line)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(_)) => {}
+        }
+        if line.len() > MAX_REQUEST {
+            let message = format!("request longer than {MAX_REQUEST} bytes");
+            let _ = write.write_all(error_reply(&message).as_bytes()).await;
+            let _ = write.shutdown().await;
+            // Closing with the rest unread would reset the connection and lose the answer:
+            // the rest is read and dropped, for a bounded time.
+            let _ = tokio::time::timeout(IDLE, tokio::io::copy(&mut read, &mut tokio::io::sink()))
+                .await;
+            break;
+        }
+        let (reply, after) = match std::str::from_utf8(&line) {
+            Ok(request) => carry_out(request.trim(), &inputs).await,
+            Err(_) => (error_reply("the request is not UTF-8 text"), None),
+        };
+        if write.write_all(reply.as_bytes()).await.is_err() {
+            break;
+        }
+        if let Some(event) = after {
+            // `quit` is answered before it is carried out: once the daemon stops, nobody would.
+            let _ = write.shutdown().await;
+            let _ = inputs.send(Input::Event(event));
+            break;
+        }
+    }
+}
+
+/// One request: the reply line, and what to do once it is sent.
+async fn carry_out(request: &str, inputs: &UnboundedSender<Input>) -> (String, Option<Event>) {
+    let (before, after) = match request {
         "call" => (Some(Event::CallPressed), None),
         "hangup" => (Some(Event::HangupPressed), None),
         "quit" => (None, Some(Event::Shutdown)),
         "status" => (None, None),
         other => {
-            let reply = serde_json::json!({ "error": format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", ")) });
-            let _ = write.write_all(format!("{reply}\n").as_bytes()).await;
-            return;
+            let mut shown: String = other.chars().take(40).collect();
+            if shown.len() < other.len() {
+                shown.push('…');
+            }
+            let message = format!(
+                "unknown command {shown:?}; expected one of {}",
+                COMMANDS.join(", ")
+            );
+            return (error_reply(&message), None);
         }
     };
     if let Some(event) = before {
@@ -102,17 +240,22 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>) {
         Some(status) => serde_json::to_string(&status),
         None => Ok(serde_json::json!({ "state": "stopped" }).to_string()),
     };
-    let _ = write
-        .write_all(format!("{}\n", json.unwrap_or_default()).as_bytes())
-        .await;
-    let _ = write.shutdown().await;
-    if let Some(event) = after {
-        let _ = inputs.send(Input::Event(event));
-    }
+    (format!("{}\n", json.unwrap_or_default()), after)
 }
 
-/// Sends one command and returns the daemon's one-line answer.
-pub async fn send(path: &Path, command: &str) -> Result<String, ControlError> {
+/// Sends one command and returns the daemon's one-line answer, waiting at most `timeout`.
+pub async fn send(path: &Path, command: &str, timeout: Duration) -> Result<String, ControlError> {
+    tokio::time::timeout(timeout, exchange(path, command))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ControlError::NoAnswer {
+                path: path.to_owned(),
+                timeout,
+            })
+        })
+}
+
+async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
     let io = |source| ControlError::Io {
         path: path.to_owned(),
         source,

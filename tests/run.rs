@@ -4,6 +4,10 @@
 mod common;
 
 use common::{ONE_CALL_AT_A_TIME, out_dir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,6 +48,15 @@ fn wait_for_state(socket: &Path, state: &str, timeout: Duration) -> serde_json::
 
 /// A `camloop run` daemon with a control socket in `dir`; `output` is its `[output]` section.
 fn start_daemon(dir: &Path, output: &str) -> (std::process::Child, PathBuf) {
+    start_daemon_with(dir, output, |_| {})
+}
+
+/// `start_daemon`, with the command prepared by `prepare` first.
+fn start_daemon_with(
+    dir: &Path,
+    output: &str,
+    prepare: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, PathBuf) {
     let socket = dir.join("control.sock");
     let config = dir.join("camloop.toml");
     std::fs::write(
@@ -55,7 +68,9 @@ fn start_daemon(dir: &Path, output: &str) -> (std::process::Child, PathBuf) {
         ),
     )
     .unwrap();
-    let child = common::camloop_command()
+    let mut command = common::camloop_command();
+    prepare(&mut command);
+    let child = command
         .args(["run", "--config", config.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.join("camloop.log")).unwrap())
@@ -155,4 +170,195 @@ fn a_call_that_cannot_open_its_output_ends_in_error_with_the_reason_in_the_statu
         wait_exit(&mut child, Duration::from_secs(5)).map(|s| s.code()),
         Some(Some(0))
     );
+}
+
+/// Connects to the daemon's socket, with reads bounded in time.
+fn client(socket: &Path) -> UnixStream {
+    let stream = UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+fn reply(reader: &mut impl BufRead) -> serde_json::Value {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+fn quit(mut child: std::process::Child, socket: &Path) {
+    ctl(socket, "quit");
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(5)).map(|s| s.code()),
+        Some(Some(0))
+    );
+}
+
+#[test]
+fn every_line_on_a_control_connection_is_answered_in_order_and_a_huge_one_is_refused_short() {
+    let dir = out_dir("lines");
+    let (child, socket) = start_daemon(&dir, "");
+    wait_for_state(&socket, "ready", READY);
+    let mut stream = client(&socket);
+    stream
+        .write_all(b"status\nstatus\n\xff\xfe\nbogus\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    for _ in 0..2 {
+        assert_eq!(reply(&mut reader)["state"], "ready");
+    }
+    let not_text = reply(&mut reader);
+    assert!(
+        not_text["error"].as_str().unwrap().contains("UTF-8"),
+        "{not_text}"
+    );
+    let unknown = reply(&mut reader);
+    assert!(
+        unknown["error"].as_str().unwrap().contains("bogus"),
+        "{unknown}"
+    );
+
+    // 10 MiB on one line: a short error, nothing echoed, the connection closed.
+    let mut writer = stream.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        let _ = writer.write_all(&vec![b'x'; 10 << 20]);
+    });
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    flood.join().unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("longer than 4096 bytes"), "{rest}");
+    assert!(rest.len() < 200, "{} bytes answered", rest.len());
+    quit(child, &socket);
+}
+
+#[test]
+fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_running_out_of_descriptors()
+ {
+    let dir = out_dir("idle");
+    let (child, socket) = start_daemon(&dir, "");
+    wait_for_state(&socket, "ready", READY);
+    let idle = Instant::now();
+    let mut stream = client(&socket);
+    let mut nothing = Vec::new();
+    stream.read_to_end(&mut nothing).unwrap();
+    let dropped_after = idle.elapsed();
+    assert!(
+        dropped_after >= Duration::from_secs(4) && dropped_after < Duration::from_secs(15),
+        "dropped after {dropped_after:?}"
+    );
+
+    // Sixteen clients at once; the seventeenth is told the daemon is busy.
+    let crowd: Vec<UnixStream> = (0..16).map(|_| client(&socket)).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = reply(&mut BufReader::new(client(&socket)));
+    assert!(busy["error"].as_str().unwrap().contains("busy"), "{busy}");
+    drop(crowd);
+
+    // A few descriptors above what the daemon holds, then more clients than that.
+    let pid = child.id() as i32;
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + 3,
+        rlim_max: open + 3,
+    };
+    // SAFETY: prlimit(2) on our own child, with a valid rlimit.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let crowd: Vec<UnixStream> = (0..12).map(|_| client(&socket)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(crowd);
+    let until = Instant::now() + Duration::from_secs(10);
+    let answered = loop {
+        let output = common::camloop_command()
+            .args(["ctl", "--socket", socket.to_str().unwrap(), "status"])
+            .output()
+            .unwrap();
+        if output.status.success() || Instant::now() > until {
+            break output.status.success();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        answered,
+        "the control socket stopped answering after EMFILE"
+    );
+    quit(child, &socket);
+}
+
+#[test]
+fn the_socket_is_0660_whatever_the_umask_and_a_file_at_its_path_is_left_alone() {
+    let dir = out_dir("mode");
+    let (child, socket) = start_daemon_with(&dir, "", |command| {
+        // SAFETY: umask(2) is async-signal-safe; it runs in the child before exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            })
+        };
+    });
+    wait_for_state(&socket, "ready", READY);
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "socket mode {mode:o} under umask 000");
+    quit(child, &socket);
+
+    std::fs::write(&socket, "a user's notes").unwrap();
+    let (mut child, _) = start_daemon(&dir, "");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log = std::fs::read_to_string(dir.join("camloop.log")).unwrap();
+    assert_eq!(exit.map(|s| s.code()), Some(Some(1)), "{log}");
+    assert!(
+        log.contains(socket.to_str().unwrap()) && log.contains("not a socket"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "a user's notes");
+}
+
+#[test]
+fn ctl_gives_up_on_a_daemon_that_does_not_answer_and_names_its_socket() {
+    let dir = out_dir("mute");
+    let socket = dir.join("mute.sock");
+    let _ = std::fs::remove_file(&socket);
+    let _mute = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let asked = Instant::now();
+    let output = common::camloop_command()
+        .args([
+            "ctl",
+            "--socket",
+            socket.to_str().unwrap(),
+            "--timeout",
+            "1",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(socket.to_str().unwrap()) && stderr.contains("no answer within 1s"),
+        "{stderr}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    for bad in ["0", "-1", "nan", "soon", "1e20"] {
+        let output = common::camloop_command()
+            .args([
+                "ctl",
+                "--socket",
+                socket.to_str().unwrap(),
+                "--timeout",
+                bad,
+                "status",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "--timeout {bad}");
+    }
 }

@@ -324,18 +324,15 @@ fn ctl_gives_up_on_a_daemon_that_does_not_answer_and_names_its_socket() {
     let socket = dir.join("mute.sock");
     let _ = std::fs::remove_file(&socket);
     let _mute = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let with_timeout = |timeout: &str| {
+        common::camloop_command()
+            .args(["ctl", "--socket", socket.to_str().unwrap()])
+            .args(["--timeout", timeout, "status"])
+            .output()
+            .unwrap()
+    };
     let asked = Instant::now();
-    let output = common::camloop_command()
-        .args([
-            "ctl",
-            "--socket",
-            socket.to_str().unwrap(),
-            "--timeout",
-            "1",
-            "status",
-        ])
-        .output()
-        .unwrap();
+    let output = with_timeout("1");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -348,17 +345,7 @@ fn ctl_gives_up_on_a_daemon_that_does_not_answer_and_names_its_socket() {
         asked.elapsed()
     );
     for bad in ["0", "-1", "nan", "soon", "1e20"] {
-        let output = common::camloop_command()
-            .args([
-                "ctl",
-                "--socket",
-                socket.to_str().unwrap(),
-                "--timeout",
-                bad,
-                "status",
-            ])
-            .output()
-            .unwrap();
+        let output = with_timeout(bad);
         assert_eq!(output.status.code(), Some(2), "--timeout {bad}");
     }
 }

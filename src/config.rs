@@ -2,7 +2,7 @@
 //!
 //! Errors are one line that names the key, the value and what is allowed, because the person
 //! reading them is at a board's serial console:
-//! `config error: camera.width = "wide": expected a whole number from 16 to 4096`.
+//! `config error: camera.width = "wide": expected a whole number from 16 to 3840`.
 
 mod section;
 
@@ -249,8 +249,9 @@ impl Config {
                 device: camera.text("device", "/dev/video0")?,
                 format: camera.choice("format", "auto", &PIXEL_FORMATS)?,
                 retry: Duration::from_secs(camera.number("retry_s", 2, 1, 600)?.into()),
-                width: camera.even_number("width", 640, 16, 4096)?,
-                height: camera.even_number("height", 480, 16, 4096)?,
+                // OpenH264's largest picture is 3840x2160.
+                width: camera.even_number("width", 640, 16, 3840)?,
+                height: camera.even_number("height", 480, 16, 2160)?,
                 fps: camera.number("fps", 30, 1, 120)?,
             },
             audio: AudioConfig {
@@ -296,7 +297,7 @@ impl Config {
                     active_low: led.boolean("active_low", false)?,
                 }),
             },
-            control_socket: control.path("socket", "/run/camloop/control.sock")?,
+            control_socket: socket_path(&control)?,
             stats: StatsConfig {
                 report: stats.optional_path("report")?,
                 interval: Duration::from_secs(stats.number("interval_s", 5, 1, 3600)?.into()),
@@ -321,6 +322,21 @@ enum SourceKind {
     Keyboard,
     Gpio,
     None,
+}
+
+/// The control socket's path, which must fit a Unix socket address (`sun_path`).
+fn socket_path(control: &Section<'_>) -> Result<PathBuf, ConfigError> {
+    const SUN_PATH_MAX: usize = 107;
+    let path = control.path("socket", "/run/camloop/control.sock")?;
+    if path.as_os_str().len() > SUN_PATH_MAX {
+        let value = toml::Value::String(path.display().to_string());
+        return Err(control.invalid(
+            "socket",
+            &value,
+            format!("a path of at most {SUN_PATH_MAX} bytes (a Unix socket's limit)"),
+        ));
+    }
+    Ok(path)
 }
 
 fn button_source(section: &Section<'_>) -> Result<ButtonSource, ConfigError> {

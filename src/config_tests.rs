@@ -36,11 +36,11 @@ fn values_are_read_into_their_types() {
 fn errors_name_the_key_the_value_and_what_is_allowed() {
     assert_eq!(
         error("[camera]\nwidth = \"wide\"\n"),
-        "config error: camera.width = \"wide\": expected a whole number from 16 to 4096"
+        "config error: camera.width = \"wide\": expected a whole number from 16 to 3840"
     );
     assert_eq!(
         error("[camera]\nwidth = 641\n"),
-        "config error: camera.width = 641: expected an even whole number from 16 to 4096 (I420 needs even sizes)"
+        "config error: camera.width = 641: expected an even whole number from 16 to 3840 (I420 needs even sizes)"
     );
     assert_eq!(
         error("[camera]\nsource = \"webcam\"\n"),

@@ -25,14 +25,15 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
+    let long_socket = format!("[control]\nsocket = \"/run/{}.sock\"\n", "s".repeat(100));
     let cases = [
         (
             "[camera]\nwidth = \"wide\"\n",
-            "camera.width = \"wide\": expected a whole number from 16 to 4096",
+            "camera.width = \"wide\": expected a whole number from 16 to 3840",
         ),
         (
             "[camera]\nheight = 3\n",
-            "camera.height = 3: expected a whole number from 16 to 4096",
+            "camera.height = 3: expected a whole number from 16 to 2160",
         ),
         (
             "[camera]\nfps = 0\n",
@@ -77,6 +78,14 @@ fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
         (
             "[control]\nsocket = 5\n",
             "control.socket = 5: expected a string",
+        ),
+        (
+            "[camera]\nwidth = 4096\n",
+            "camera.width = 4096: expected a whole number from 16 to 3840",
+        ),
+        (
+            long_socket.as_str(),
+            "expected a path of at most 107 bytes (a Unix socket's limit)",
         ),
         (
             "[stats]\ninterval_s = 0\n",

@@ -331,7 +331,7 @@ impl Daemon {
         if let Some(path) = &self.config.stats.report {
             match serde_json::to_string_pretty(&report) {
                 Ok(json) => {
-                    if let Err(e) = std::fs::write(path, json + "\n") {
+                    if let Err(e) = crate::files::write_atomically(path, (json + "\n").as_bytes()) {
                         log::error!("cannot write the stats report {}: {e}", path.display());
                     }
                 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod display;
+pub mod files;
 pub mod gpio;
 pub mod led;
 pub mod media;

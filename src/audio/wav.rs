@@ -1,15 +1,20 @@
-//! The WAV file speaker: 16-bit PCM, 48 kHz mono, header completed at the end.
+//! The WAV file speaker: 16-bit PCM, 48 kHz mono. The header is brought up to date about once a
+//! second while the file grows, so a crash loses at most the last second.
 
 use super::{AudioError, AudioSink};
 use crate::media::frame::SAMPLE_RATE;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const HEADER_EVERY: Duration = Duration::from_secs(1);
 
 pub struct WavSink {
     path: PathBuf,
     out: BufWriter<File>,
     data_bytes: u32,
+    header_written: Instant,
 }
 
 fn header(data_bytes: u32) -> [u8; 44] {
@@ -36,13 +41,24 @@ impl WavSink {
             device: path.display().to_string(),
             reason: format!("cannot create the WAV file: {e}"),
         };
-        let mut out = BufWriter::new(File::create(path).map_err(error)?);
+        let mut out = BufWriter::new(crate::files::create(path).map_err(error)?);
         out.write_all(&header(0)).map_err(error)?;
         Ok(WavSink {
             path: path.to_owned(),
             out,
             data_bytes: 0,
+            header_written: Instant::now(),
         })
+    }
+
+    /// The header with the samples written so far, then back to the end.
+    fn update_header(&mut self) -> std::io::Result<()> {
+        self.out.seek(SeekFrom::Start(0))?;
+        self.out.write_all(&header(self.data_bytes))?;
+        self.out.seek(SeekFrom::End(0))?;
+        self.out.flush()?;
+        self.header_written = Instant::now();
+        Ok(())
     }
 
     fn io_error(&self, e: std::io::Error) -> AudioError {
@@ -58,17 +74,14 @@ impl AudioSink for WavSink {
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         self.out.write_all(&bytes).map_err(|e| self.io_error(e))?;
         self.data_bytes += bytes.len() as u32;
+        if self.header_written.elapsed() >= HEADER_EVERY {
+            self.update_header().map_err(|e| self.io_error(e))?;
+        }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), AudioError> {
-        let h = header(self.data_bytes);
-        let result = (|| {
-            self.out.seek(SeekFrom::Start(0))?;
-            self.out.write_all(&h)?;
-            self.out.flush()
-        })();
-        result.map_err(|e| self.io_error(e))
+        self.update_header().map_err(|e| self.io_error(e))
     }
 }
 
@@ -101,6 +114,22 @@ mod tests {
         assert_eq!(read_samples(&path).unwrap(), [1, -2, 3, i16::MAX]);
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 8);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_growing_file_has_a_valid_header_within_a_second_without_finish() {
+        let path =
+            std::env::temp_dir().join(format!("camloop-wav-grow-{}.wav", std::process::id()));
+        let mut sink = WavSink::create(&path).unwrap();
+        sink.write(&[7; 480]).unwrap();
+        sink.header_written -= HEADER_EVERY;
+        sink.write(&[8; 480]).unwrap();
+        // Not finished: as a crash would leave it.
+        let samples = read_samples(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 1920);
+        assert_eq!(samples.len(), 960);
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -14,7 +14,7 @@ pub struct Y4mSink {
 
 impl Y4mSink {
     pub fn create(path: &Path, fps: u32) -> Result<Self, DisplayError> {
-        let file = File::create(path).map_err(|e| DisplayError {
+        let file = crate::files::create(path).map_err(|e| DisplayError {
             device: path.display().to_string(),
             reason: format!("cannot create the Y4M file: {e}"),
         })?;

@@ -1,0 +1,111 @@
+//! The files camloop writes — recordings and reports — in folders other users may be able to
+//! write to: never through a symbolic link, never into a file camloop did not create. Each is a
+//! new file made beside its target (`O_EXCL`, `O_NOFOLLOW`) and renamed over it, which replaces
+//! the name and leaves whatever it named (a link's target, a hard link's other names) untouched.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A new, empty file at `path`, in place at once (a recording that grows while it is read).
+pub fn create(path: &Path) -> std::io::Result<File> {
+    let (file, temporary) = fresh_beside(path)?;
+    put_in_place(&temporary, path)?;
+    Ok(file)
+}
+
+/// `bytes` at `path`, all or nothing: readers see the old file or the new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (mut file, temporary) = fresh_beside(path)?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e);
+    }
+    put_in_place(&temporary, path)
+}
+
+fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other(
+            "it is a symbolic link, and camloop does not write through links: give the real path",
+        ));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let temporary = path.with_file_name(format!(
+        ".{}.{}.{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o644)
+        .open(&temporary)?;
+    Ok((file, temporary))
+}
+
+fn put_in_place(temporary: &Path, path: &Path) -> std::io::Result<()> {
+    std::fs::rename(temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(temporary);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("camloop-files-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_symbolic_link_is_refused_and_its_target_untouched() {
+        let dir = folder("link");
+        let target = dir.join("precious");
+        std::fs::write(&target, "keep me").unwrap();
+        let link = dir.join("stats.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let refused = write_atomically(&link, b"{}").unwrap_err();
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        assert!(create(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            2,
+            "no temporary left"
+        );
+    }
+
+    #[test]
+    fn a_hard_link_to_another_file_is_replaced_not_written_into() {
+        let dir = folder("hard");
+        let other = dir.join("someone-elses");
+        std::fs::write(&other, "theirs").unwrap();
+        let path = dir.join("remote.wav");
+        std::fs::hard_link(&other, &path).unwrap();
+        let mut file = create(&path).unwrap();
+        file.write_all(b"ours").unwrap();
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "theirs");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ours");
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_old_report_whole() {
+        let dir = folder("atomic");
+        let path = dir.join("stats.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+}

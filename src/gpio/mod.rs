@@ -7,10 +7,10 @@ use crate::buttons::{Button, ButtonHandle};
 use crate::config::{GpioButtons, LedConfig, LineRef};
 use crate::list_or_none;
 use debounce::Debouncer;
-use futures::StreamExt;
-use gpio_cdev::{AsyncLineEventHandle, Chip, EventRequestFlags, Line, LineRequestFlags};
+use futures::{FutureExt, StreamExt};
+use gpio_cdev::{AsyncLineEventHandle, Chip, EventRequestFlags, EventType, Line, LineRequestFlags};
 use linux_embedded_hal::CdevPin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CONSUMER: &str = "camloop";
 /// GPIO uAPI v1's pull-up request flag, which gpio-cdev does not name; drivers without bias
@@ -256,7 +256,6 @@ pub fn open_buttons(config: &GpioButtons) -> Result<GpioButtonLines, GpioError> 
 impl GpioButtonLines {
     /// Waits for edges, debounces them and hands each press to `handle`, until it is closed.
     pub async fn run(mut self, handle: ButtonHandle) {
-        let start = Instant::now();
         let mut debouncers: Vec<Debouncer> = self
             .lines
             .iter()
@@ -272,38 +271,66 @@ impl GpioButtonLines {
                     .iter_mut()
                     .map(|(_, events)| Box::pin(events.next())),
             );
-            tokio::select! {
-                (edge, index, _) = edges => match edge {
+            let first = tokio::select! {
+                (edge, index, _) = edges => Some((index, edge)),
+                () = sleep_until(due) => None,
+                () = handle.closed() => return,
+            };
+            // Every edge the kernel has queued goes in before any deadline is judged, so a
+            // late wake-up cannot take a release it has not read yet for a held press.
+            let queued = self
+                .lines
+                .iter_mut()
+                .enumerate()
+                .flat_map(|(index, (_, events))| {
+                    std::iter::from_fn(move || {
+                        events
+                            .next()
+                            .now_or_never()
+                            .flatten()
+                            .map(|e| (index, Some(e)))
+                    })
+                });
+            let mut edges: Vec<_> = first.into_iter().collect();
+            edges.extend(queued);
+            for (index, edge) in edges {
+                let button = self.lines[index].0;
+                match edge {
                     Some(Ok(event)) => {
-                        log::debug!("gpio {:?} button: {:?}", self.lines[index].0, event.event_type());
-                        debouncers[index].edge(start.elapsed());
+                        let at = Duration::from_nanos(event.timestamp()).min(monotonic_now());
+                        let pressed = event.event_type() == EventType::RisingEdge;
+                        log::debug!("gpio {button:?} button: edge at {at:?}, pressed {pressed}");
+                        if debouncers[index].edge(at, pressed) {
+                            handle.press(button);
+                        }
                     }
                     Some(Err(e)) => {
-                        log::error!("gpio {:?} button: {e}", self.lines[index].0);
+                        log::error!("gpio {button:?} button: {e}");
                         return;
                     }
                     None => return,
-                },
-                () = sleep_until(due.map(|d| start + d)) => {}
-                () = handle.closed() => return,
+                }
             }
-            let now = start.elapsed();
-            for ((button, events), debouncer) in self.lines.iter().zip(&mut debouncers) {
-                if debouncer.deadline().is_some_and(|d| now >= d) {
-                    let pressed = events.as_ref().get_value().unwrap_or(0) == 1;
-                    log::debug!("gpio {button:?} button settled: pressed {pressed}");
-                    if debouncer.settled(now, pressed) {
-                        handle.press(*button);
-                    }
+            let now = monotonic_now();
+            for ((button, _), debouncer) in self.lines.iter().zip(&mut debouncers) {
+                if debouncer.settled(now) {
+                    handle.press(*button);
                 }
             }
         }
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// CLOCK_MONOTONIC, the clock of the kernel's GPIO event instants (Linux 5.7 and later; an
+/// older kernel's wall-clock instants are clamped to now, which judges them as they arrive).
+fn monotonic_now() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map_or(Duration::ZERO, Duration::from)
+}
+
+async fn sleep_until(at: Option<Duration>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
+        Some(at) => tokio::time::sleep(at.saturating_sub(monotonic_now())).await,
         None => std::future::pending().await,
     }
 }

@@ -17,16 +17,16 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// Seconds of media per call.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3600))]
     seconds: u32,
     /// Calls per size; the table shows medians.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
     /// Sizes to measure.
-    #[arg(long, value_delimiter = ',', default_value = "640x480,1280x720")]
+    #[arg(long, value_delimiter = ',', default_value = "640x480,1280x720", value_parser = picture_size)]
     sizes: Vec<String>,
     /// Run one call at one size in this process and print its figures (used by the parent).
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, value_parser = picture_size)]
     one: Option<String>,
 }
 
@@ -54,9 +54,25 @@ pub struct BenchRun {
     pub psnr_db: f64,
 }
 
+/// `WIDTHxHEIGHT` as a camera takes it: even, from 16x16 to 3840x2160.
+fn picture_size(text: &str) -> Result<String, String> {
+    parse_size(text).map(|_| text.to_string()).ok_or_else(|| {
+        let (w, h) = (crate::config::WIDTHS, crate::config::HEIGHTS);
+        format!(
+            "{text:?}: expected WIDTHxHEIGHT, even, from {}x{} to {}x{}",
+            w.start(),
+            h.start(),
+            w.end(),
+            h.end()
+        )
+    })
+}
+
 fn parse_size(size: &str) -> Option<(u32, u32)> {
     let (w, h) = size.split_once('x')?;
-    Some((w.parse().ok()?, h.parse().ok()?))
+    let (w, h): (u32, u32) = (w.parse().ok()?, h.parse().ok()?);
+    let fits = crate::config::WIDTHS.contains(&w) && crate::config::HEIGHTS.contains(&h);
+    (fits && w % 2 == 0 && h % 2 == 0).then_some((w, h))
 }
 
 pub async fn run(args: BenchArgs) -> ExitCode {
@@ -106,6 +122,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
             }
         }
         if runs.is_empty() {
+            eprintln!("camloop bench: no call at {size} gave figures; see the errors above");
             return ExitCode::FAILURE;
         }
         medians.push((median_run(size, &runs), runs));

@@ -114,22 +114,45 @@ impl Drop for RawTerminal {
 }
 
 /// The demo's script: Call once Ready, Hangup `duration` after Connected, then quit.
-/// Returns whether the call connected.
+/// An error says why the call did not connect or ended before its Hangup.
 pub async fn press_call_then_hangup(
     daemon: &mut DaemonHandle,
     duration: Duration,
     connect_timeout: Duration,
-) -> bool {
+) -> Result<(), String> {
+    let outcome = call_then_hangup(daemon, duration, connect_timeout).await;
+    let outcome = match outcome {
+        Ok(()) => Ok(()),
+        Err(what) => {
+            let why = daemon.status().await.and_then(|s| s.last_error);
+            Err(format!(
+                "{what}: {}",
+                why.as_deref().unwrap_or("no error was reported")
+            ))
+        }
+    };
+    let _ = daemon
+        .wait_for(Duration::from_secs(10), |s| {
+            matches!(s, State::Ready | State::Error(_))
+        })
+        .await;
+    daemon.press(Event::Shutdown);
+    outcome
+}
+
+async fn call_then_hangup(
+    daemon: &mut DaemonHandle,
+    duration: Duration,
+    connect_timeout: Duration,
+) -> Result<(), String> {
     let ready = daemon
         .wait_for(Duration::from_secs(30), |s| s == State::Ready)
         .await;
     if let Err(state) = ready {
-        log::error!(
+        return Err(format!(
             "the local stream did not become ready (state: {})",
             state.name()
-        );
-        daemon.press(Event::Shutdown);
-        return false;
+        ));
     }
     daemon.press(Event::CallPressed);
     let connected = daemon
@@ -137,20 +160,27 @@ pub async fn press_call_then_hangup(
             !matches!(s, State::Ready | State::Connecting { .. })
         })
         .await;
-    let connected = connected == Ok(State::Connected);
-    if connected {
-        let ended = daemon.wait_for(duration, |s| s != State::Connected).await;
-        if ended.is_err() {
-            daemon.press(Event::HangupPressed);
+    match connected {
+        Ok(State::Connected) => {}
+        Ok(state) | Err(state) => {
+            return Err(format!(
+                "the call did not connect (state: {})",
+                state.name()
+            ));
         }
     }
-    let _ = daemon
-        .wait_for(Duration::from_secs(10), |s| {
-            matches!(s, State::Ready | State::Error(_))
-        })
-        .await;
-    daemon.press(Event::Shutdown);
-    connected
+    let connected_at = std::time::Instant::now();
+    match daemon.wait_for(duration, |s| s != State::Connected).await {
+        Err(_) => {
+            daemon.press(Event::HangupPressed);
+            Ok(())
+        }
+        Ok(state) => Err(format!(
+            "the call ended {:.1} s after connecting, before its Hangup (state: {})",
+            connected_at.elapsed().as_secs_f64(),
+            state.name()
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -42,8 +42,8 @@ enum Command {
     /// One call with the test-pattern camera and the tone microphone, written to files.
     Demo {
         /// Seconds between Connected and Hangup.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
+        #[arg(long, default_value = "10", value_parser = seconds)]
+        duration: Duration,
         /// Folder for remote.y4m, remote.wav and stats.json.
         #[arg(long, default_value = "target/demo")]
         out: PathBuf,
@@ -140,19 +140,13 @@ pub fn main() -> ExitCode {
                 Ok(c) => demo_config(c.unwrap_or_default(), &out, interactive),
                 Err(e) => return fail(USAGE, e),
             };
-            if !(duration.is_finite() && duration > 0.0) {
-                return fail(
-                    USAGE,
-                    format!("--duration {duration}: expected a positive number of seconds"),
-                );
-            }
             if let Err(e) = std::fs::create_dir_all(&out) {
                 return fail(
                     1,
                     format!("cannot create the output folder {}: {e}", out.display()),
                 );
             }
-            runtime(|| demo(config, out, Duration::from_secs_f64(duration)))
+            runtime(|| demo(config, out, duration))
         }
         Command::Bench(args) => {
             init_logging(log::LevelFilter::Warn);
@@ -161,16 +155,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A positive, finite number of seconds.
+/// A positive number of seconds, up to [`MAX_SECONDS`].
 fn seconds(text: &str) -> Result<Duration, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     Duration::try_from_secs_f64(value)
         .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{text} s: give a positive number of seconds"))
+        .filter(|d| !d.is_zero() && d.as_secs_f64() <= MAX_SECONDS)
+        .ok_or_else(|| format!("{text} s: give a number of seconds above 0, up to {MAX_SECONDS:e}"))
 }
+
+/// About 31 years: longer than any wait a person means, short enough for any clock arithmetic.
+const MAX_SECONDS: f64 = 1e9;
 
 fn fail(code: u8, error: impl std::fmt::Display) -> ExitCode {
     eprintln!("camloop: {error}");
@@ -328,10 +325,10 @@ async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
     let mut daemon = daemon::spawn(config.clone());
     on_signals(&daemon);
     let interactive = config.buttons == ButtonSource::Keyboard;
-    let connected = if interactive {
+    let script = if interactive {
         println!("Keys: c = Call, h = Hangup, q = quit");
         buttons::keyboard(daemon.inputs.clone());
-        true
+        Ok(())
     } else {
         buttons::press_call_then_hangup(&mut daemon, duration, config.call.connect_timeout).await
     };
@@ -339,19 +336,38 @@ async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
         Ok(report) => report,
         Err(e) => return fail(1, format!("the daemon task failed: {e}")),
     };
-    match report {
-        Some(report) if connected => {
-            println!("{}", report.summary());
-            println!(
-                "wrote {}/remote.y4m, remote.wav and stats.json",
-                out.display()
-            );
-            ExitCode::SUCCESS
-        }
-        None if interactive => {
-            println!("no call was made");
-            ExitCode::SUCCESS
-        }
-        _ => fail(1, "the call did not connect; see the trace above"),
+    if let Err(why) = script {
+        return fail(1, why);
     }
+    let Some(report) = report else {
+        println!("no call was made");
+        return ExitCode::SUCCESS;
+    };
+    println!("{}", report.summary());
+    let written = ["remote.y4m", "remote.wav", "stats.json"].map(|name| out.join(name));
+    if let Err(why) = written.iter().try_for_each(|path| check_written(path)) {
+        return fail(1, why);
+    }
+    println!(
+        "wrote {}/remote.y4m, remote.wav and stats.json",
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// An output the demo promises, checked: there and not empty, and the JSON report read back whole.
+fn check_written(path: &Path) -> Result<(), String> {
+    let unwritten = |why: String| format!("{} was not written: {why}", path.display());
+    let size = std::fs::metadata(path)
+        .map_err(|e| unwritten(e.to_string()))?
+        .len();
+    if size == 0 {
+        return Err(unwritten("it is empty (is the disk full?)".into()));
+    }
+    if path.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read(path).map_err(|e| unwritten(e.to_string()))?;
+        serde_json::from_slice::<serde_json::Value>(&text)
+            .map_err(|e| unwritten(format!("it is not whole: {e}")))?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod section;
 
 use crate::camera::convert::PixelFormat;
 use section::Section;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -158,6 +159,9 @@ const PIXEL_FORMATS: [(&str, Option<PixelFormat>); 6] = [
 
 /// Where `camloop run` and `camloop ctl` look when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/camloop/camloop.toml";
+/// Picture sizes camloop takes: even (I420), at most OpenH264's largest, 3840x2160.
+pub const WIDTHS: RangeInclusive<u32> = 16..=3840;
+pub const HEIGHTS: RangeInclusive<u32> = 16..=2160;
 
 impl Default for Config {
     fn default() -> Self {
@@ -249,9 +253,8 @@ impl Config {
                 device: camera.text("device", "/dev/video0")?,
                 format: camera.choice("format", "auto", &PIXEL_FORMATS)?,
                 retry: Duration::from_secs(camera.number("retry_s", 2, 1, 600)?.into()),
-                // OpenH264's largest picture is 3840x2160.
-                width: camera.even_number("width", 640, 16, 3840)?,
-                height: camera.even_number("height", 480, 16, 2160)?,
+                width: camera.even_number("width", 640, WIDTHS)?,
+                height: camera.even_number("height", 480, HEIGHTS)?,
                 fps: camera.number("fps", 30, 1, 120)?,
             },
             audio: AudioConfig {

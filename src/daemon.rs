@@ -193,10 +193,13 @@ impl Daemon {
                 }
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
-            if let Event::MediaFailed(why) | Event::PeerFailed(why) | Event::OutputFailed(why) =
-                &event
-            {
-                self.last_error = Some(why.clone());
+            match &event {
+                Event::MediaFailed(why) | Event::PeerFailed(why) | Event::OutputFailed(why) => {
+                    self.last_error = Some(why.clone());
+                }
+                // What failed has worked since: the error is history, not the state.
+                Event::MediaReady | Event::PeerConnected => self.last_error = None,
+                _ => {}
             }
             let commands = call.handle(now.duration_since(started), event);
             let exit = self.execute(commands).await;
@@ -332,7 +335,9 @@ impl Daemon {
             match serde_json::to_string_pretty(&report) {
                 Ok(json) => {
                     if let Err(e) = crate::files::write_atomically(path, (json + "\n").as_bytes()) {
-                        log::error!("cannot write the stats report {}: {e}", path.display());
+                        let why = format!("cannot write the stats report {}: {e}", path.display());
+                        log::error!("{why}");
+                        self.last_error = Some(why);
                     }
                 }
                 Err(e) => log::error!("stats report: {e}"),

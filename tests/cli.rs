@@ -155,9 +155,84 @@ fn an_unreadable_file_is_a_config_error() {
 fn usage_errors_exit_with_2() {
     assert_eq!(camloop(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(camloop(&["ctl", "dance"]).status.code(), Some(2));
-    let output = camloop(&["demo", "--duration=0"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--duration"));
+    for args in [
+        &["demo", "--duration=0"][..],
+        &["demo", "--duration=1e20"],
+        &["bench", "--sizes=0x0"],
+        &["bench", "--sizes=641x480"],
+        &["bench", "--runs=0"],
+    ] {
+        let output = camloop(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let option = args[1].split('=').next().unwrap_or_default();
+        assert!(
+            stderr(&output).contains(option),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn demo_writes_a_recording_and_a_whole_report_and_exits_0() {
+    let _one = common::ONE_CALL_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let out = common::out_dir("demo");
+    let output = camloop(&["demo", "--duration", "1", "--out", &out.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert!(report["video"]["decoded"].as_u64() > Some(0), "{report}");
+    let start = |name: &str, len| std::fs::read(out.join(name)).unwrap()[..len].to_vec();
+    assert_eq!(start("remote.y4m", 9), b"YUV4MPEG2");
+    assert_eq!(start("remote.wav", 4), b"RIFF");
+}
+
+#[test]
+fn demo_exits_1_and_says_why_when_its_call_or_its_files_fail() {
+    let _one = common::ONE_CALL_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = common::out_dir("demo-fails");
+    // A link where the recording goes: refused, so the call does not connect.
+    let linked = dir.join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    let elsewhere = dir.join("elsewhere");
+    let _ = std::os::unix::fs::symlink(&elsewhere, linked.join("remote.y4m"));
+    let output = camloop(&[
+        "demo",
+        "--duration",
+        "1",
+        "--out",
+        &linked.to_string_lossy(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("did not connect") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(!elsewhere.exists(), "nothing written through the link");
+    // A folder where the report goes: the call works, the report cannot be written.
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(blocked.join("stats.json")).unwrap();
+    let output = camloop(&[
+        "demo",
+        "--duration",
+        "1",
+        "--out",
+        &blocked.to_string_lossy(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("stats.json was not written"), "{err}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("wrote"));
 }
 
 #[test]

@@ -147,15 +147,19 @@ fn sigterm_during_a_call_hangs_up_and_exits_0_within_a_second() {
 }
 
 #[test]
-fn a_call_that_cannot_open_its_output_ends_in_error_with_the_reason_in_the_status() {
+fn a_call_that_cannot_open_its_output_ends_in_error_with_the_reason_until_a_call_works() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("badoutput");
-    let (mut child, socket) = start_daemon(&dir, "video = \"y4m:/nonexistent/camloop/remote.y4m\"");
+    let later = dir.join("made-later");
+    let _ = std::fs::remove_dir_all(&later);
+    let recording = later.join("remote.y4m");
+    let (mut child, socket) =
+        start_daemon(&dir, &format!("video = \"y4m:{}\"", recording.display()));
     wait_for_state(&socket, "ready", READY);
     ctl(&socket, "call");
     let status = wait_for_state(&socket, "error", CONNECT);
     let why = status["last_error"].as_str().unwrap_or_default();
-    assert!(why.contains("/nonexistent/camloop/remote.y4m"), "{status}");
+    assert!(why.contains(&*recording.to_string_lossy()), "{status}");
     assert_eq!(
         (
             status["call_enabled"].as_bool(),
@@ -164,12 +168,22 @@ fn a_call_that_cannot_open_its_output_ends_in_error_with_the_reason_in_the_statu
         (Some(true), Some(true))
     );
     ctl(&socket, "hangup");
-    wait_for_state(&socket, "ready", READY);
+    let status = wait_for_state(&socket, "ready", READY);
+    assert!(
+        status["last_error"].is_string(),
+        "kept after Hangup: {status}"
+    );
+    // The folder is there now: the next call works, and the error is history.
+    std::fs::create_dir_all(&later).unwrap();
+    ctl(&socket, "call");
+    let status = wait_for_state(&socket, "connected", CONNECT);
+    assert!(status["last_error"].is_null(), "{status}");
     ctl(&socket, "quit");
     assert_eq!(
         wait_exit(&mut child, Duration::from_secs(5)).map(|s| s.code()),
         Some(Some(0))
     );
+    assert!(recording.exists());
 }
 
 /// Connects to the daemon's socket, with reads bounded in time.

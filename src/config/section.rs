@@ -1,6 +1,7 @@
 //! One `[section]` of the config file, with typed getters whose errors name `section.key`.
 
 use super::{ConfigError, LineRef};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 /// A sink kind: its prefix, what follows the colon (for errors), and how to make it.
@@ -73,9 +74,9 @@ impl<'a> Section<'a> {
         &self,
         key: &str,
         default: u32,
-        min: u32,
-        max: u32,
+        range: RangeInclusive<u32>,
     ) -> Result<u32, ConfigError> {
+        let (min, max) = range.into_inner();
         let n = self.number(key, default, min, max)?;
         if n % 2 == 1 {
             let value = toml::Value::Integer(n.into());

@@ -159,6 +159,8 @@ const PIXEL_FORMATS: [(&str, Option<PixelFormat>); 6] = [
 
 /// Where `camloop run` and `camloop ctl` look when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/camloop/camloop.toml";
+/// A config is a page of settings; anything this large is not one.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Picture sizes camloop takes: even (I420), at most OpenH264's largest, 3840x2160.
 pub const WIDTHS: RangeInclusive<u32> = 16..=3840;
 pub const HEIGHTS: RangeInclusive<u32> = 16..=2160;
@@ -171,7 +173,7 @@ impl Default for Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_regular(path, MAX_CONFIG_BYTES)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
         Config::parse(&text)
             .map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))

@@ -2,9 +2,10 @@
 //! write to: never through a symbolic link, never into a file camloop did not create. Each is a
 //! new file made beside its target (`O_EXCL`, `O_NOFOLLOW`) and renamed over it, which replaces
 //! the name and leaves whatever it named (a link's target, a hard link's other names) untouched.
+//! The files it reads (its config) are taken only when they are regular files of a sane size.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,37 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(e);
     }
     put_in_place(&temporary, path)
+}
+
+/// The text of the regular file at `path`, refused if it is larger than `limit` bytes. A FIFO, a
+/// device or a folder is refused without being read (and a FIFO is opened without waiting for a
+/// writer), so no path makes camloop read forever.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file"
+        };
+        return Err(std::io::Error::other(format!(
+            "it is {what}: give the path of a TOML file"
+        )));
+    }
+    let mut text = String::new();
+    // Read to one byte past the limit: a file that grows while it is read is bounded too.
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} KiB",
+            limit / 1024
+        )));
+    }
+    Ok(text)
 }
 
 fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {

@@ -152,6 +152,30 @@ fn an_unreadable_file_is_a_config_error() {
 }
 
 #[test]
+fn a_config_that_is_not_a_regular_file_of_sane_size_is_refused_unread() {
+    let dir = common::out_dir("cli-odd-configs");
+    let fifo = dir.join("camloop.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let huge = dir.join("huge.toml");
+    std::fs::write(&huge, "#".repeat(100_000)).unwrap();
+    let cases = [
+        ("/dev/zero".into(), "not a regular file"),
+        (fifo, "not a regular file"),
+        (dir.clone(), "a folder"),
+        (huge, "larger than 64 KiB"),
+    ];
+    for (path, why) in cases {
+        // Each would read forever or at length if it were read; a child that hangs fails here.
+        let output = camloop(&["check-config", &path.to_string_lossy()]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(err.contains(why), "{}: {err}", path.display());
+    }
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     assert_eq!(camloop(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(camloop(&["ctl", "dance"]).status.code(), Some(2));

@@ -178,3 +178,54 @@ fn gpio_errors_say_what_is_missing_or_wrong() {
         "config error: led.line: required in [led]"
     );
 }
+
+#[test]
+fn every_number_key_refuses_zero_negative_huge_nan_and_words_by_name() {
+    let gpio = "source = \"gpio\"\nchip = \"gpiochip0\"\ncall = 17\nhangup = 27\n";
+    let keys = [
+        ("camera", "width", ""),
+        ("camera", "height", ""),
+        ("camera", "fps", ""),
+        ("camera", "retry_s", ""),
+        ("audio", "tone_hz", ""),
+        ("video", "bitrate_kbps", ""),
+        ("video", "keyframe_interval_s", ""),
+        ("call", "connect_timeout_s", ""),
+        ("stats", "interval_s", ""),
+        ("buttons", "debounce_ms", gpio),
+        (
+            "buttons",
+            "call",
+            "source = \"gpio\"\nchip = \"gpiochip0\"\nhangup = 27\n",
+        ),
+        ("led", "line", "chip = \"gpiochip0\"\n"),
+    ];
+    let values = [
+        "0",
+        "-1",
+        "1e20",
+        "nan",
+        "inf",
+        "-inf",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "\"ten\"",
+        "[]",
+    ];
+    for (section, key, others) in keys {
+        for value in values {
+            // Line 0 is a real line, and a word is a line's name.
+            if (key == "call" || key == "line") && (value == "0" || value == "\"ten\"") {
+                continue;
+            }
+            let text = format!("[{section}]\n{others}{key} = {value}\n");
+            match Config::parse(&text) {
+                Ok(_) => panic!("{section}.{key} = {value} accepted"),
+                Err(e) => assert!(
+                    e.to_string().contains(&format!("{section}.{key} = ")),
+                    "{section}.{key} = {value}: {e}"
+                ),
+            }
+        }
+    }
+}

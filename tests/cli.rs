@@ -179,26 +179,51 @@ fn a_config_that_is_not_a_regular_file_of_sane_size_is_refused_unread() {
 fn usage_errors_exit_with_2() {
     assert_eq!(camloop(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(camloop(&["ctl", "dance"]).status.code(), Some(2));
-    for args in [
-        &["demo", "--duration=0"][..],
-        &["demo", "--duration=1e20"],
-        &["bench", "--sizes=0x0"],
-        &["bench", "--sizes=641x480"],
-        &["bench", "--runs=0"],
-    ] {
-        let output = camloop(args);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        let option = args[1].split('=').next().unwrap_or_default();
-        assert!(
-            stderr(&output).contains(option),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+}
+
+#[test]
+fn every_numeric_option_refuses_zero_negative_huge_nan_and_words_by_name_with_exit_2() {
+    let numbers = [
+        "0",
+        "-1",
+        "1e20",
+        "NaN",
+        "inf",
+        "18446744073709551616",
+        "ten",
+        "",
+    ];
+    let sizes = [
+        "0x0",
+        "-2x480",
+        "641x480",
+        "99999999999x480",
+        "NaNxNaN",
+        "tenxten",
+        "640",
+    ];
+    let mut cases: Vec<(Vec<&str>, String)> = Vec::new();
+    for n in numbers {
+        cases.push((vec!["demo", "--duration"], n.to_string()));
+        cases.push((vec!["bench", "--seconds"], n.to_string()));
+        cases.push((vec!["bench", "--runs"], n.to_string()));
+        cases.push((vec!["ctl", "--timeout"], n.to_string()));
+    }
+    for size in sizes {
+        cases.push((vec!["bench", "--sizes"], size.to_string()));
+    }
+    for (words, value) in cases {
+        let option = words[1];
+        let mut args = words.clone();
+        let given = format!("{option}={value}");
+        args[1] = &given;
+        if words[0] == "ctl" {
+            args.push("status");
+        }
+        let output = camloop(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(option), "{args:?}: {err}");
     }
 }
 

@@ -124,7 +124,11 @@ pub async fn press_call_then_hangup(
     let outcome = match outcome {
         Ok(()) => Ok(()),
         Err(what) => {
-            let why = daemon.status().await.and_then(|s| s.last_error);
+            let why = if *daemon.state.borrow() == State::Stopping {
+                Some("camloop was told to stop (a signal or quit)".into())
+            } else {
+                daemon.status().await.and_then(|s| s.last_error)
+            };
             Err(format!(
                 "{what}: {}",
                 why.as_deref().unwrap_or("no error was reported")

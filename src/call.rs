@@ -13,6 +13,9 @@
 //! A media failure is transient (a camera unplugged, a module not loaded yet): Error opens the
 //! media again every `media_retry` until it works, and Call retries at once.
 //!
+//! A new camera or microphone configuration (SIGHUP) reopens the media at once when no call is
+//! up, and when the call ends otherwise: a call in progress keeps what it started with.
+//!
 //! Events go in with the time passed in; commands come out. No clock, no devices, no runtime:
 //! the daemon carries the commands out and feeds back what happened. Buttons follow the sample's
 //! enable rules, and a press on a disabled button is traced and ignored like a click on a
@@ -106,6 +109,8 @@ pub enum Event {
     PeerFailed(String),
     OutputFailed(String),
     FirstRemoteFrame,
+    /// The camera or microphone configuration has changed.
+    MediaChanged,
     Tick,
     Shutdown,
 }
@@ -129,6 +134,8 @@ pub struct Call {
     media_retry: Duration,
     /// When the next media retry is due; `None` while one is under way (or none is needed).
     retry_at: Option<Duration>,
+    /// The media configuration changed during a call: reopen the media when it ends.
+    reopen_after_call: bool,
 }
 
 impl Call {
@@ -139,6 +146,7 @@ impl Call {
             connect_timeout,
             media_retry,
             retry_at: None,
+            reopen_after_call: false,
         };
         let commands = vec![
             Command::Trace("Requesting local stream".into()),
@@ -150,6 +158,12 @@ impl Call {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// New timeouts from a reloaded configuration, for the next call and the next media retry.
+    pub fn retime(&mut self, connect_timeout: Duration, media_retry: Duration) {
+        self.connect_timeout = connect_timeout;
+        self.media_retry = media_retry;
     }
 
     /// The next instant at which the machine needs a [`Event::Tick`], if any.
@@ -165,9 +179,22 @@ impl Call {
     pub fn handle(&mut self, now: Duration, event: Event) -> Vec<Command> {
         let mut out = Vec::new();
         let next = self.next_state(now, &event, &mut out);
-        if let Some(next) = next {
+        if let Some(mut next) = next {
             if self.state.has_peers() && !next.has_peers() {
                 out.push(Command::ClosePeers);
+                // A media failure already reopens the media on its own schedule.
+                if self.reopen_after_call
+                    && !matches!(next, State::Stopping | State::Error(Failure::Media))
+                {
+                    out.push(Command::Trace(
+                        "Call ended: requesting local stream with the new configuration".into(),
+                    ));
+                    out.push(Command::StartMedia);
+                    next = State::Starting;
+                }
+            }
+            if !next.has_peers() {
+                self.reopen_after_call = false;
             }
             if next.led() != self.state.led() {
                 out.push(Command::SetLed(next.led()));
@@ -260,6 +287,23 @@ impl Call {
             (_, Event::HangupPressed) => {
                 trace(out, "Ending call".into());
                 Some(State::Ready)
+            }
+            (State::Connecting { .. } | State::Connected, Event::MediaChanged) => {
+                trace(
+                    out,
+                    "Configuration changed: local stream requested again when this call ends"
+                        .into(),
+                );
+                self.reopen_after_call = true;
+                None
+            }
+            (_, Event::MediaChanged) => {
+                trace(
+                    out,
+                    "Configuration changed: requesting local stream again".into(),
+                );
+                out.push(Command::StartMedia);
+                Some(State::Starting)
             }
             (State::Connecting { .. } | State::Connected, Event::IceState(ice)) => {
                 trace(out, format!("ICE state: {ice}"));

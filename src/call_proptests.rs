@@ -14,6 +14,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(PeerFailed("dtls".into())),
         Just(OutputFailed("speaker busy".into())),
         Just(FirstRemoteFrame),
+        Just(MediaChanged),
         Just(Tick),
         Just(Shutdown),
     ]
@@ -53,14 +54,15 @@ proptest! {
                 connecting_since = None;
             }
             let before = call.state();
-            if matches!(event, MediaFailed(_)) {
+            // The media is opened again only after a failure or a change of its configuration.
+            if matches!(event, MediaFailed(_) | MediaChanged) {
                 media_starts_since_failure = 0;
             }
             let out = call.handle(now, event.clone());
             apply(out, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
             let after = call.state();
 
-            prop_assert!(media_starts_since_failure <= 1, "two StartMedia without a failure between");
+            prop_assert!(media_starts_since_failure <= 1, "two StartMedia without a failure or change between");
             prop_assert_eq!(led, after.led(), "LED does not match {:?}", after);
             prop_assert_eq!(peers_open, matches!(after, State::Connecting { .. } | State::Connected));
             if before == State::Ready && event == HangupPressed {

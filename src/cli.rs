@@ -3,7 +3,7 @@
 use crate::buttons::ButtonHandle;
 use crate::call::Event;
 use crate::config::{self, AudioOutput, ButtonSource, Config, VideoOutput};
-use crate::{bench, buttons, control, daemon, gpio, led, probe, trace};
+use crate::{bench, buttons, control, daemon, gpio, led, probe, signals, trace};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +73,7 @@ enum Command {
 const USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
+    let signals = signals::block();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -80,6 +81,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { USAGE } else { 0 });
         }
     };
+    if !matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
+        signals.restore();
+    }
     match cli.command {
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(_) => {
@@ -104,8 +108,8 @@ pub fn main() -> ExitCode {
             }),
             Err(e) => fail(USAGE, e),
         },
-        Command::Run { config } => match load(config.as_deref()) {
-            Ok(config) => runtime(|| run(config)),
+        Command::Run { config: path } => match load(path.as_deref()) {
+            Ok(config) => runtime(|| run(config, signals, move || load(path.as_deref()))),
             Err(e) => fail(USAGE, e),
         },
         Command::Ctl {
@@ -136,8 +140,17 @@ pub fn main() -> ExitCode {
             config,
             interactive,
         } => {
-            let config = match config.as_deref().map(Config::load).transpose() {
-                Ok(c) => demo_config(c.unwrap_or_default(), &out, interactive),
+            let out_folder = out.clone();
+            let reload = move || {
+                let given = config.as_deref().map(Config::load).transpose()?;
+                Ok(demo_config(
+                    given.unwrap_or_default(),
+                    &out_folder,
+                    interactive,
+                ))
+            };
+            let config = match reload() {
+                Ok(config) => config,
                 Err(e) => return fail(USAGE, e),
             };
             if let Err(e) = std::fs::create_dir_all(&out) {
@@ -146,7 +159,7 @@ pub fn main() -> ExitCode {
                     format!("cannot create the output folder {}: {e}", out.display()),
                 );
             }
-            runtime(|| demo(config, out, duration))
+            runtime(|| demo(config, out, duration, signals, reload))
         }
         Command::Bench(args) => {
             init_logging(log::LevelFilter::Warn);
@@ -224,27 +237,11 @@ pub fn init_logging(level: log::LevelFilter) {
         .try_init();
 }
 
-/// Forwards SIGINT and SIGTERM to the daemon as a shutdown.
-fn on_signals(daemon: &daemon::DaemonHandle) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let inputs = daemon.inputs.clone();
-    tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            log::error!("cannot install signal handlers");
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        let _ = inputs.send(daemon::Input::Event(Event::Shutdown));
-    });
-}
-
-async fn run(config: Config) -> ExitCode {
+async fn run(
+    config: Config,
+    signals: signals::Blocked,
+    reload: impl Fn() -> Result<Config, config::ConfigError> + Send + 'static,
+) -> ExitCode {
     init_logging(config.log_level);
     trace::start();
     let (led, buttons) = match gpio_devices(&config) {
@@ -252,7 +249,7 @@ async fn run(config: Config) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     let daemon = daemon::spawn(config.clone());
-    on_signals(&daemon);
+    signals.forward(daemon.inputs.clone(), reload);
     let _server = match control::serve(&config.control_socket, &daemon) {
         Ok(server) => server,
         Err(e) => {
@@ -319,11 +316,17 @@ fn demo_config(mut config: Config, out: &Path, interactive: bool) -> Config {
     config
 }
 
-async fn demo(config: Config, out: PathBuf, duration: Duration) -> ExitCode {
+async fn demo(
+    config: Config,
+    out: PathBuf,
+    duration: Duration,
+    signals: signals::Blocked,
+    reload: impl Fn() -> Result<Config, config::ConfigError> + Send + 'static,
+) -> ExitCode {
     init_logging(config.log_level);
     trace::start();
     let mut daemon = daemon::spawn(config.clone());
-    on_signals(&daemon);
+    signals.forward(daemon.inputs.clone(), reload);
     let interactive = config.buttons == ButtonSource::Keyboard;
     let script = if interactive {
         println!("Keys: c = Call, h = Hangup, q = quit");

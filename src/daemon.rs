@@ -23,6 +23,8 @@ pub enum Input {
     Event(Event),
     /// Asks for the state and the last call's report.
     Status(oneshot::Sender<Status>),
+    /// A configuration read again (SIGHUP), for the next call.
+    Reload(Box<Config>),
     /// Calls are numbered; notes from a call that has ended are stale and ignored.
     Peer(u64, PeerNote),
     Session(u64, SessionNote),
@@ -107,6 +109,7 @@ pub fn spawn(config: Config) -> DaemonHandle {
         local: None,
         media_opens: 0,
         session: None,
+        report_path: None,
         calls: 0,
         last_report: None,
         last_error: None,
@@ -130,6 +133,8 @@ struct Daemon {
     /// Media opens started since start; the newest is the one that counts.
     media_opens: u64,
     session: Option<CallSession>,
+    /// Where the current call's report goes: the path configured when it started.
+    report_path: Option<std::path::PathBuf>,
     calls: u64,
     last_report: Option<CallReport>,
     last_error: Option<String>,
@@ -159,6 +164,10 @@ impl Daemon {
                     let _ = reply.send(self.status(call.state()));
                     continue;
                 }
+                Input::Reload(config) => match self.reload(*config, &mut call) {
+                    Some(event) => event,
+                    None => continue,
+                },
                 Input::MediaOpened(n, opened) if n == self.media_opens => match opened {
                     Ok(local) => {
                         self.local = Some(local);
@@ -214,6 +223,35 @@ impl Daemon {
             let _ = tokio::task::spawn_blocking(move || local.close()).await;
         }
         self.last_report
+    }
+
+    /// Takes a new configuration: the call's timeouts and the next call's encoder, outputs and
+    /// report at once, the camera and microphone through the state machine. What was opened at
+    /// start (buttons, LED, control socket, log level) stays until camloop restarts.
+    fn reload(&mut self, new: Config, call: &mut Call) -> Option<Event> {
+        let old = &self.config;
+        let fixed = [
+            ("[buttons]", old.buttons != new.buttons),
+            ("[led]", old.led != new.led),
+            ("[control] socket", old.control_socket != new.control_socket),
+            ("[log] level", old.log_level != new.log_level),
+        ];
+        let kept: Vec<String> = fixed
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if !kept.is_empty() {
+            log::warn!(
+                "configuration reloaded; {} changed and take effect when camloop restarts",
+                kept.join(", ")
+            );
+        }
+        let media_changed = old.camera != new.camera || old.audio != new.audio;
+        call.retime(new.call.connect_timeout, new.camera.retry);
+        self.config = new;
+        trace::info("Configuration reloaded");
+        media_changed.then_some(Event::MediaChanged)
     }
 
     fn peer_note(&mut self, note: PeerNote) -> Option<Event> {
@@ -313,6 +351,7 @@ impl Daemon {
         match CallSession::start(&self.config, local, notes_tx, notify).await {
             Ok(session) => {
                 self.session = Some(session);
+                self.report_path = self.config.stats.report.clone();
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
             // Reported as an input so the state machine sees it in order.
@@ -331,10 +370,11 @@ impl Daemon {
         };
         let report = session.stop().await;
         trace::info(&format!("Call ended: {}", report.summary()));
-        if let Some(path) = &self.config.stats.report {
+        if let Some(path) = self.report_path.take() {
             match serde_json::to_string_pretty(&report) {
                 Ok(json) => {
-                    if let Err(e) = crate::files::write_atomically(path, (json + "\n").as_bytes()) {
+                    if let Err(e) = crate::files::write_atomically(&path, (json + "\n").as_bytes())
+                    {
                         let why = format!("cannot write the stats report {}: {e}", path.display());
                         log::error!("{why}");
                         self.last_error = Some(why);

@@ -19,6 +19,7 @@ pub mod media;
 pub mod probe;
 pub mod rtc;
 pub mod session;
+pub mod signals;
 pub mod stats;
 pub mod trace;
 

@@ -3,100 +3,16 @@
 
 mod common;
 
-use common::{ONE_CALL_AT_A_TIME, out_dir};
+use common::{
+    CONNECT, ONE_CALL_AT_A_TIME, READY, ctl, out_dir, quit, start_daemon, start_daemon_with,
+    wait_exit, wait_for_state,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-const READY: Duration = Duration::from_secs(20);
-const CONNECT: Duration = Duration::from_secs(30);
-
-fn ctl(socket: &Path, command: &str) -> serde_json::Value {
-    let output = common::camloop_command()
-        .args(["ctl", "--socket", socket.to_str().unwrap(), command])
-        .output()
-        .unwrap();
-    // The daemon's log sits beside its socket: show it with any failure.
-    let log = std::fs::read_to_string(socket.with_file_name("camloop.log")).unwrap_or_default();
-    assert!(
-        output.status.success(),
-        "ctl {command}: {}\ndaemon log:\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "ctl {command} answered {:?}: {e}\ndaemon log:\n{log}",
-            output.stdout
-        )
-    })
-}
-
-fn wait_for_state(socket: &Path, state: &str, timeout: Duration) -> serde_json::Value {
-    let until = Instant::now() + timeout;
-    loop {
-        let status = ctl(socket, "status");
-        if status["state"] == state || Instant::now() > until {
-            assert_eq!(status["state"], state, "{status}");
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A `camloop run` daemon with a control socket in `dir`; `output` is its `[output]` section.
-fn start_daemon(dir: &Path, output: &str) -> (std::process::Child, PathBuf) {
-    start_daemon_with(dir, output, |_| {})
-}
-
-/// `start_daemon`, with the command prepared by `prepare` first.
-fn start_daemon_with(
-    dir: &Path,
-    output: &str,
-    prepare: impl FnOnce(&mut std::process::Command),
-) -> (std::process::Child, PathBuf) {
-    let socket = dir.join("control.sock");
-    let config = dir.join("camloop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[video]\nbitrate_kbps = 500\n[control]\nsocket = \"{}\"\n[stats]\nreport = \"{}\"\n[output]\n{output}\n",
-            socket.display(),
-            dir.join("stats.json").display()
-        ),
-    )
-    .unwrap();
-    let mut command = common::camloop_command();
-    prepare(&mut command);
-    let child = command
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.join("camloop.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + READY;
-    while !socket.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, socket)
-}
-
-fn wait_exit(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    None
-}
 
 #[test]
 fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
@@ -126,24 +42,6 @@ fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
     let exit = wait_exit(&mut child, Duration::from_secs(5));
     assert_eq!(exit.map(|s| s.code()), Some(Some(0)));
     assert!(!socket.exists(), "the socket file is removed at exit");
-}
-
-#[test]
-fn sigterm_during_a_call_hangs_up_and_exits_0_within_a_second() {
-    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = out_dir("sigterm");
-    let (mut child, socket) = start_daemon(&dir, "");
-    wait_for_state(&socket, "ready", READY);
-    ctl(&socket, "call");
-    wait_for_state(&socket, "connected", CONNECT);
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let exit = wait_exit(&mut child, Duration::from_secs(1));
-    assert_eq!(
-        exit.map(|s| s.code()),
-        Some(Some(0)),
-        "exit 0 within 1 s of SIGTERM"
-    );
 }
 
 #[test]
@@ -199,14 +97,6 @@ fn reply(reader: &mut impl BufRead) -> serde_json::Value {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
-}
-
-fn quit(mut child: std::process::Child, socket: &Path) {
-    ctl(socket, "quit");
-    assert_eq!(
-        wait_exit(&mut child, Duration::from_secs(5)).map(|s| s.code()),
-        Some(Some(0))
-    );
 }
 
 #[test]

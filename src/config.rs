@@ -7,6 +7,7 @@
 mod section;
 
 use crate::camera::convert::PixelFormat;
+use crate::rtc::impair::Impairment;
 use section::Section;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Config {
     pub control_socket: PathBuf,
     pub stats: StatsConfig,
     pub log_level: log::LevelFilter,
+    /// `[network] impair`: a bad network made between pc1 and pc2, for tests and the bench.
+    pub impairment: Option<Impairment>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +78,8 @@ pub struct VideoConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallConfig {
     pub connect_timeout: Duration,
+    /// How long pc1 and pc2 may hear nothing from each other before the call fails.
+    pub network_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -205,7 +210,7 @@ impl Config {
     fn from_table(table: &toml::Table) -> Result<Config, ConfigError> {
         const SECTIONS: &[&str] = &[
             "camera", "audio", "video", "call", "output", "buttons", "led", "control", "stats",
-            "log",
+            "log", "network",
         ];
         if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(ConfigError(format!(
@@ -222,7 +227,7 @@ impl Config {
         )?;
         let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz", "capture"])?;
         let video = Section::new(table, "video", &["bitrate_kbps", "keyframe_interval_s"])?;
-        let call = Section::new(table, "call", &["connect_timeout_s"])?;
+        let call = Section::new(table, "call", &["connect_timeout_s", "network_timeout_s"])?;
         let output = Section::new(table, "output", &["video", "audio"])?;
         let buttons = Section::new(
             table,
@@ -241,6 +246,7 @@ impl Config {
         let control = Section::new(table, "control", &["socket"])?;
         let stats = Section::new(table, "stats", &["report", "interval_s"])?;
         let log = Section::new(table, "log", &["level"])?;
+        let network = Section::new(table, "network", &["impair"])?;
 
         Ok(Config {
             camera: CameraConfig {
@@ -276,6 +282,10 @@ impl Config {
             call: CallConfig {
                 connect_timeout: Duration::from_secs(
                     call.number("connect_timeout_s", 10, 1, 600)?.into(),
+                ),
+                // Above ICE's 5 s to "disconnected", which a call rides out.
+                network_timeout: Duration::from_secs(
+                    call.number("network_timeout_s", 15, 6, 600)?.into(),
                 ),
             },
             output: OutputConfig {
@@ -318,6 +328,18 @@ impl Config {
                     ("trace", log::LevelFilter::Trace),
                 ],
             )?,
+            impairment: match network.get("impair") {
+                None => None,
+                Some(value) => Some(
+                    value
+                        .as_str()
+                        .ok_or_else(|| network.invalid("impair", value, "a string"))?
+                        .parse()
+                        .map_err(|why: String| {
+                            ConfigError(format!("network.impair = {value}: {why}"))
+                        })?,
+                ),
+            },
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What a call measured: counters and samples gathered by the media threads, turned into the
 //! one-line summary and the JSON report. Video counts frames, audio counts 20 ms blocks.
 
+use crate::media::reorder::ReorderCounts;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,8 +40,20 @@ pub struct VideoReport {
     pub fps: f64,
     pub bitrate_kbps: f64,
     pub keyframes: u64,
+    /// Keyframe requests (PLI, FIR) pc1 received.
     pub pli: u64,
+    /// NACK messages pc1 received, the packets they named, and the packets it resent.
     pub nack: u64,
+    pub nacked_packets: u64,
+    pub retransmitted: u64,
+    /// At pc2: packets put back in order, given up as lost, and come too late or twice.
+    pub packets_reordered: u64,
+    pub packets_lost: u64,
+    pub packets_late: u64,
+    /// Pictures pc2 could not decode (a packet of theirs lost, or a reference missing).
+    pub frames_lost: u64,
+    /// The longest time between two decoded pictures (or from the last to the report).
+    pub freeze_max_ms: Option<f64>,
     pub latency_ms: Percentiles,
     /// How `latency_ms` is measured, for whoever reads the report.
     pub latency_method: &'static str,
@@ -85,6 +98,8 @@ pub struct CallReport {
     pub video: VideoReport,
     pub audio: AudioReport,
     pub process: ProcessReport,
+    /// What the relay did to the packets, on an impaired network (`[network] impair`).
+    pub network: Option<crate::rtc::impair::RelayReport>,
 }
 
 /// Value at quantile `q` (0..=1) of unsorted samples, nearest-rank; `None` when empty.
@@ -126,6 +141,10 @@ struct Counts {
     sent: u64,
     keyframes: u64,
     decoded: u64,
+    last_decoded: Option<Instant>,
+    freeze_max: Duration,
+    frames_lost: u64,
+    reorder: ReorderCounts,
     encode_ms: Vec<f64>,
     decode_ms: Vec<f64>,
     latency_ms: Vec<f64>,
@@ -202,6 +221,10 @@ impl CallMeter {
     ) -> bool {
         self.with(|c| {
             c.decoded += 1;
+            if let Some(last) = c.last_decoded {
+                c.freeze_max = c.freeze_max.max(at.saturating_duration_since(last));
+            }
+            c.last_decoded = Some(at);
             record(&mut c.decode_ms, ms(took));
             if let Some(latency) = latency {
                 record(&mut c.latency_ms, ms(latency));
@@ -214,6 +237,16 @@ impl CallMeter {
             c.first_frame.get_or_insert(at);
             first
         })
+    }
+
+    /// A picture pc2 could not decode.
+    pub fn frame_lost(&self) {
+        self.with(|c| c.frames_lost += 1);
+    }
+
+    /// What pc2's reorder buffer has counted so far.
+    pub fn reordering(&self, counts: ReorderCounts) {
+        self.with(|c| c.reorder = counts);
     }
 
     pub fn audio_sent(&self) {
@@ -238,11 +271,14 @@ impl CallMeter {
         let since_call = |at: Option<Instant>| at.map(|t| ms(t.duration_since(self.started)));
         let duration = now.duration_since(self.started).as_secs_f64();
         self.with(|c| {
-            // Rates over the time media actually flowed, not the setup before it.
-            let flowing = c
-                .first_frame
-                .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
-            let per_second = |n: f64| if flowing > 0.0 { n / flowing } else { 0.0 };
+            // Rates over the time media actually flowed, not the setup before it: pictures
+            // from the first decoded, bytes from when the encoders began.
+            let since =
+                |at: Option<Instant>| at.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+            let rate = |n: f64, over: f64| if over > 0.0 { n / over } else { 0.0 };
+            let freeze = c
+                .last_decoded
+                .map(|last| c.freeze_max.max(now.saturating_duration_since(last)));
             CallReport {
                 duration_s: round(duration, 3),
                 setup_ms: SetupMs {
@@ -256,14 +292,27 @@ impl CallMeter {
                     sent: c.sent,
                     decoded: c.decoded,
                     dropped: outside.video_dropped,
-                    fps: round(per_second(c.decoded.saturating_sub(1) as f64), 2),
+                    fps: round(
+                        rate(c.decoded.saturating_sub(1) as f64, since(c.first_frame)),
+                        2,
+                    ),
                     bitrate_kbps: round(
-                        per_second(outside.wire.video_bytes_sent as f64 * 8.0 / 1000.0),
+                        rate(
+                            outside.wire.video_bytes_sent as f64 * 8.0 / 1000.0,
+                            since(c.peer_connected),
+                        ),
                         1,
                     ),
                     keyframes: c.keyframes,
-                    pli: outside.wire.pli_count.into(),
-                    nack: outside.wire.nack_count.into(),
+                    pli: outside.wire.pli,
+                    nack: outside.wire.nack,
+                    nacked_packets: outside.wire.nacked_packets,
+                    retransmitted: outside.wire.retransmitted,
+                    packets_reordered: c.reorder.reordered,
+                    packets_lost: c.reorder.lost,
+                    packets_late: c.reorder.late,
+                    frames_lost: c.frames_lost,
+                    freeze_max_ms: freeze.map(ms),
                     latency_ms: Percentiles {
                         p50: quantile(&c.latency_ms, 0.50),
                         p95: quantile(&c.latency_ms, 0.95),
@@ -292,6 +341,7 @@ impl CallMeter {
                     cpu_s: round(process_cpu_s() - self.cpu_at_start, 3),
                     rss_peak_kib: process_rss_peak_kib(),
                 },
+                network: outside.wire.relay,
             }
         })
     }

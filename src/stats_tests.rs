@@ -20,6 +20,9 @@ fn the_report_adds_up_what_was_recorded() {
     meter.video_sent();
     meter.video_sent();
     let first = start + Duration::from_millis(80);
+    // Media began flowing 80 ms in: bytes count from there, pictures from the first one.
+    meter.peer_connected(first);
+    meter.frame_lost();
     assert!(meter.decoded(
         first,
         Duration::from_millis(1),
@@ -40,15 +43,16 @@ fn the_report_adds_up_what_was_recorded() {
         audio_underruns: 1,
         wire: crate::rtc::WireStats {
             video_bytes_sent: 12_500,
-            nack_count: 2,
-            pli_count: 1,
+            nack: 2,
+            pli: 1,
+            ..Default::default()
         },
     };
     let report = meter.report(first + Duration::from_secs(1), outside);
     assert_eq!((report.audio.xruns, report.audio.underruns), (2, 1));
     assert_eq!(report.setup_ms.ice_connected, Some(30.0));
     assert_eq!(report.setup_ms.first_frame, Some(80.0));
-    assert_eq!(report.setup_ms.peer_connected, None);
+    assert_eq!(report.setup_ms.peer_connected, Some(80.0));
     assert_eq!(
         (
             report.video.encoded,
@@ -66,10 +70,36 @@ fn the_report_adds_up_what_was_recorded() {
         (3, 1, 1)
     );
     assert_eq!((report.video.pli, report.video.nack), (1, 2));
+    assert_eq!(report.video.frames_lost, 1);
+    assert_eq!(report.video.freeze_max_ms, Some(1000.0));
     assert_eq!(report.video.fps, 1.0);
     assert_eq!(report.video.bitrate_kbps, 100.0);
     assert_eq!(report.video.latency_ms.p50, Some(20.0));
     assert_eq!(report.video.latency_ms.max, Some(30.0));
     assert_eq!(report.video.psnr_db, Some(41.0));
     assert!(report.process.rss_peak_kib > 0);
+}
+
+#[test]
+fn rates_count_bytes_from_when_media_began_not_from_the_first_picture() {
+    // The first picture came 2 s after media began (a lost keyframe): the bitrate is over
+    // the 3 s bytes flowed, not the 1 s since that picture.
+    let start = Instant::now();
+    let meter = CallMeter::new(start);
+    meter.peer_connected(start);
+    meter.decoded(start + Duration::from_secs(2), Duration::ZERO, None, None);
+    let outside = OutsideCounts {
+        wire: crate::rtc::WireStats {
+            video_bytes_sent: 375_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let report = meter.report(start + Duration::from_secs(3), outside);
+    assert_eq!(report.video.bitrate_kbps, 1000.0);
+    assert_eq!(
+        report.video.freeze_max_ms,
+        Some(1000.0),
+        "still frozen at report time"
+    );
 }

@@ -8,28 +8,14 @@
 
 mod common;
 
-use common::{ONE_CALL_AT_A_TIME, out_dir};
+use common::{ONE_CALL_AT_A_TIME, out_dir, small_config};
 
 use camloop::audio::tone::estimate_frequency;
 use camloop::audio::wav::read_samples;
 use camloop::call::{Event, State};
-use camloop::config::{AudioOutput, Config, VideoOutput};
 use camloop::daemon::{self, DaemonHandle};
 use camloop::stats::CallReport;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn small_config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.camera.width = 320;
-    config.camera.height = 240;
-    config.camera.fps = 15;
-    config.video.bitrate_kbps = 500;
-    config.output.video = VideoOutput::Y4m(dir.join("remote.y4m"));
-    config.output.audio = AudioOutput::Wav(dir.join("remote.wav"));
-    config.stats.report = Some(dir.join("stats.json"));
-    config
-}
 
 const READY: Duration = Duration::from_secs(20);
 const CONNECT: Duration = Duration::from_secs(30);
@@ -222,7 +208,7 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
     use camloop::camera::pattern::Pattern;
     use camloop::media::frame::Frame;
     use camloop::media::h264::{EncoderSettings, H264Encoder};
-    use camloop::rtc::{Inbound, LoopbackPeers, PeerNote};
+    use camloop::rtc::{Inbound, LoopbackPeers, Network, PeerNote};
 
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
@@ -235,6 +221,10 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
             audio: Some(audio),
         },
         "test pattern",
+        &Network {
+            timeout: Duration::from_secs(15),
+            impairment: None,
+        },
     )
     .await
     .unwrap();
@@ -288,6 +278,7 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
         assert!(Instant::now() < until, "the PLI reaches pc1 within 10 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(peers.wire_stats().await.pli, 1, "the request is counted");
     peers.close().await;
     assert!(udp_sockets("self").is_empty());
 }

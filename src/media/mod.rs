@@ -4,3 +4,4 @@ pub mod frame;
 pub mod h264;
 pub mod opus;
 pub mod queue;
+pub mod reorder;

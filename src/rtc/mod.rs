@@ -5,7 +5,11 @@
 //! but every message one would carry is traced. ICE runs on 127.0.0.1 only, without mDNS, and
 //! the media is DTLS-SRTP over real UDP sockets.
 
-mod keyframe;
+mod feedback;
+pub mod impair;
+
+use feedback::FeedbackCounts;
+use impair::{Impairment, Relay, RelayReport};
 mod peer;
 
 use peer::{
@@ -94,25 +98,44 @@ pub struct LoopbackPeers {
     keyframe_wanted: Arc<AtomicBool>,
     remote_video: Arc<Mutex<Option<Arc<dyn TrackRemote>>>>,
     signaling: tokio::task::JoinHandle<()>,
+    relay: Option<Arc<Relay>>,
+    feedback: Arc<FeedbackCounts>,
     /// The UDP sockets the process held before these connections: the rest are theirs.
     sockets_before: HashSet<u64>,
+}
+
+/// The path between pc1 and pc2.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// How long it may be silent before the call fails.
+    pub timeout: Duration,
+    pub impairment: Option<Impairment>,
 }
 
 /// What the wire says about the video stream pc1 sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WireStats {
     pub video_bytes_sent: u64,
-    pub nack_count: u32,
-    pub pli_count: u32,
+    /// NACK messages pc1 received, and the packets they named.
+    pub nack: u64,
+    pub nacked_packets: u64,
+    /// Keyframe requests (PLI, FIR) pc1 received.
+    pub pli: u64,
+    /// Packets pc1 sent again when asked.
+    pub retransmitted: u64,
+    /// What the relay did, when the network is impaired.
+    pub relay: Option<RelayReport>,
 }
 
 impl LoopbackPeers {
     /// Creates both connections, adds pc1's tracks and runs offer/answer. Returns once the
     /// descriptions are set; ICE and DTLS go on and report through `notes`.
+    /// With an `impairment`, every packet between them crosses a relay that applies it.
     pub async fn connect(
         notes: UnboundedSender<PeerNote>,
         inbound: Inbound,
         media: &str,
+        network: &Network,
     ) -> Result<LoopbackPeers, PeerError> {
         let (candidates_tx, candidates_rx) = unbounded_channel();
         let connected = Arc::new(Mutex::new([false; 2]));
@@ -128,9 +151,23 @@ impl LoopbackPeers {
                 video_track: remote_video.clone(),
             })
         };
-        let pc1 = build_peer(Side::Pc1, handler(Side::Pc1, None)).await?;
+        let feedback = Arc::new(FeedbackCounts::default());
+        // pc2 is given counts of its own: what it receives is not pc1's feedback.
+        let pc1 = build_peer(
+            Side::Pc1,
+            handler(Side::Pc1, None),
+            network.timeout,
+            &feedback,
+        )
+        .await?;
         let with_audio = inbound.audio.is_some();
-        let pc2 = build_peer(Side::Pc2, handler(Side::Pc2, Some(inbound))).await?;
+        let pc2 = build_peer(
+            Side::Pc2,
+            handler(Side::Pc2, Some(inbound)),
+            network.timeout,
+            &Arc::default(),
+        )
+        .await?;
 
         let video = Outgoing::new(RtpCodecKind::Video, h264_codec(), H264_PAYLOAD_TYPE);
         pc1.add_track(video.track.clone() as Arc<dyn TrackLocal>)
@@ -150,10 +187,15 @@ impl LoopbackPeers {
 
         let keyframe_wanted = Arc::new(AtomicBool::new(false));
         offer_answer(&pc1, &pc2).await?;
+        let relay = network
+            .impairment
+            .clone()
+            .map(|impairment| Relay::start(impairment, H264_PAYLOAD_TYPE));
         let signaling = tokio::spawn(hand_over_candidates(
             pc1.clone(),
             pc2.clone(),
             candidates_rx,
+            relay.clone(),
         ));
         tokio::spawn(watch_keyframe_requests(
             video.track.clone(),
@@ -169,6 +211,8 @@ impl LoopbackPeers {
             keyframe_wanted,
             remote_video,
             signaling,
+            relay,
+            feedback,
             sockets_before,
         })
     }
@@ -236,10 +280,14 @@ impl LoopbackPeers {
                 && out.sent_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video
             {
                 stats.video_bytes_sent += out.sent_rtp_stream_stats.bytes_sent;
-                stats.nack_count += out.nack_count;
-                stats.pli_count += out.pli_count + out.fir_count;
             }
         }
+        let read = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+        stats.nack = read(&self.feedback.nack);
+        stats.nacked_packets = read(&self.feedback.nacked_packets);
+        stats.pli = read(&self.feedback.pli);
+        stats.retransmitted = read(&self.feedback.retransmitted);
+        stats.relay = self.relay.as_ref().map(|r| r.counts.report());
         stats
     }
 
@@ -251,6 +299,9 @@ impl LoopbackPeers {
             if let Err(e) = pc.close().await {
                 trace::info(&format!("{side} close: {e}"));
             }
+        }
+        if let Some(relay) = &self.relay {
+            relay.stop();
         }
         // The connections' driver tasks drop their sockets shortly after close() returns.
         let until = Instant::now() + SOCKET_RELEASE_TIMEOUT;
@@ -358,7 +409,7 @@ async fn watch_keyframe_requests(track: Arc<TrackLocalStaticRTP>, wanted: Arc<At
         };
         if packets
             .iter()
-            .any(|p| keyframe::is_keyframe_request(p.as_ref()))
+            .any(|p| feedback::is_keyframe_request(p.as_ref()))
         {
             wanted.store(true, Ordering::Relaxed);
         }

@@ -1,10 +1,12 @@
 //! One peer connection as the loopback needs it — codecs, settings, the event handler — and the
 //! sample's in-process signaling between two of them.
 
-use super::{Inbound, PeerError, PeerNote, Side, keyframe, peer_error};
+use super::feedback::{FeedbackCounts, KeyframeRequestForwarder, RetransmissionCounter};
+use super::impair::{self, Relay};
+use super::{Inbound, PeerError, PeerNote, Side, peer_error};
 use crate::trace;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Slot;
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
@@ -16,7 +18,8 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCIceCandidateInit, RTCIceConnectionState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    Registry, SettingEngineBuilder, register_default_interceptors,
+    Registry, SettingEngineBuilder, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
 };
 
 pub(super) const H264_PAYLOAD_TYPE: u8 = 102;
@@ -51,9 +54,15 @@ pub(super) fn opus_codec() -> RTCRtpCodec {
     }
 }
 
+/// ICE calls a path that has been silent this long "disconnected"; a call rides that out.
+const ICE_DISCONNECTED: Duration = Duration::from_secs(5);
+
+/// `network_timeout`: how long the path may be silent before ICE gives up ("failed").
 pub(super) async fn build_peer(
     side: Side,
     handler: Arc<Handler>,
+    network_timeout: Duration,
+    feedback: &Arc<FeedbackCounts>,
 ) -> Result<Arc<dyn PeerConnection>, PeerError> {
     let mut media_engine = MediaEngine::default();
     for (codec, payload_type, kind) in [
@@ -68,18 +77,42 @@ pub(super) async fn build_peer(
             .register_codec(parameters, kind)
             .map_err(|e| PeerError(format!("registering a codec: {e}")))?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+    // webrtc's defaults but for the NACK generator: unlimited, it asks again every 100 ms for
+    // each missing packet, and after a blackout pc1 would resend thousands of stale packets.
+    // Two asks fit in the time pc2 waits for a packet (REORDER_WAIT, 250 ms).
+    configure_simulcast_extension_headers(&mut media_engine)
         .map_err(|e| PeerError(format!("interceptors: {e}")))?;
-    // Last in the chain, so the NACK and report interceptors see all RTCP first.
-    let registry = registry.with(
-        Slot::from(14_000),
-        keyframe::KeyframeRequestForwarder::default(),
-    );
+    let registry = configure_twcc_receiver_only(Registry::new(), &mut media_engine)
+        .map_err(|e| PeerError(format!("interceptors: {e}")))?;
+    let registry = configure_rtcp_reports(registry)
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(2)
+                .build(),
+        );
+    // Last in the chain, so the NACK and report interceptors see all RTCP first; the counter
+    // between the pacer (3_000) and the NACK responder (4_000), which its resent packets pass.
+    let registry = registry
+        .with(
+            Slot::from(14_000),
+            KeyframeRequestForwarder::new(feedback.clone()),
+        )
+        .with(
+            Slot::from(3_500),
+            RetransmissionCounter::new(feedback.clone()),
+        );
     // The default ICE check interval (200 ms) makes setup take ~400 ms on loopback; 20 ms
     // brings it to tens of milliseconds. No mDNS: it would open port 5353 on every interface.
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_connection_attempts(Some(Duration::from_millis(20)), None)
+        .with_ice_timeouts(
+            Some(ICE_DISCONNECTED),
+            Some(network_timeout.saturating_sub(ICE_DISCONNECTED)),
+            None,
+        )
         .with_include_loopback_candidate(true)
         .build();
     let pc = PeerConnectionBuilder::new()
@@ -146,7 +179,8 @@ impl PeerConnectionEventHandler for Handler {
                     let _ = self.notes.send(PeerNote::Connected);
                 }
             }
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected => {
+            // Disconnected is a silent path, which may come back: only Failed ends the call.
+            RTCPeerConnectionState::Failed => {
                 let _ = self.notes.send(PeerNote::Failed(format!(
                     "{} connection {state}",
                     self.side
@@ -228,12 +262,24 @@ pub(super) async fn offer_answer(
 }
 
 /// Hands each candidate to the other connection; both descriptions are set before this runs.
+/// With a relay, the other connection gets the relay's stand-in for the candidate's address.
 pub(super) async fn hand_over_candidates(
     pc1: Arc<dyn PeerConnection>,
     pc2: Arc<dyn PeerConnection>,
     mut candidates: UnboundedReceiver<(Side, RTCIceCandidateInit)>,
+    relay: Option<Arc<Relay>>,
 ) {
-    while let Some((from, candidate)) = candidates.recv().await {
+    while let Some((from, mut candidate)) = candidates.recv().await {
+        if let Some(relay) = &relay
+            && let Some(real) = impair::candidate_address(&candidate.candidate)
+        {
+            match relay.stand_in(real, from).await {
+                Ok(stand_in) => {
+                    candidate.candidate = impair::with_address(&candidate.candidate, stand_in)
+                }
+                Err(e) => trace::info(&format!("relay for {from} {real}: {e}")),
+            }
+        }
         let (to, other) = match from {
             Side::Pc1 => (&pc2, Side::Pc2),
             Side::Pc2 => (&pc1, Side::Pc1),

@@ -21,7 +21,7 @@ use crate::display;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::h264::EncoderSettings;
 use crate::media::queue::{DropOldest, QueueCounts};
-use crate::rtc::{Inbound, LoopbackPeers, PeerNote};
+use crate::rtc::{Inbound, LoopbackPeers, Network, PeerNote};
 use crate::stats::{CallMeter, CallReport, OutsideCounts};
 use crate::trace;
 use ledger::Ledger;
@@ -66,6 +66,13 @@ pub enum SessionError {
 }
 
 pub type Notify = Arc<dyn Fn(SessionNote) + Send + Sync>;
+
+fn network(config: &Config) -> Network {
+    Network {
+        timeout: config.call.network_timeout,
+        impairment: config.impairment.clone(),
+    }
+}
 
 pub struct CallSession {
     peers: Arc<LoopbackPeers>,
@@ -137,7 +144,7 @@ impl CallSession {
             audio: local.audio.is_some().then_some(audio_in),
         };
         let peers = Arc::new(
-            LoopbackPeers::connect(notes, inbound, &local.description)
+            LoopbackPeers::connect(notes, inbound, &local.description, &network(config))
                 .await
                 .map_err(|e| SessionError::Peers(e.to_string()))?,
         );

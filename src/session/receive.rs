@@ -7,10 +7,11 @@ use crate::display::VideoSink;
 use crate::media::frame::psnr;
 use crate::media::h264::{AccessUnitAssembler, Assembled, H264Decoder};
 use crate::media::opus::OpusDecoder;
+use crate::media::reorder::Reorder;
 use crate::rtc::RtpPacket;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Receives packets until the session stops or pc2 goes away.
 fn receive(shared: &Shared, packets: &Receiver<RtpPacket>) -> Option<RtpPacket> {
@@ -24,80 +25,136 @@ fn receive(shared: &Shared, packets: &Receiver<RtpPacket>) -> Option<RtpPacket> 
     None
 }
 
+/// How long pc2 holds the packets after a gap for the missing one: long enough for a NACK
+/// (sent within 100 ms of the gap) to bring it back across a path of a few tens of ms each way.
+const REORDER_WAIT: Duration = Duration::from_millis(250);
+/// Packets held after a gap at most: a quarter of a second of 2 Mbit/s video.
+const REORDER_CAPACITY: usize = 512;
+
 pub(super) fn decode_video(
     shared: Shared,
     packets: Receiver<RtpPacket>,
     ledger: Arc<Ledger>,
     reference: Option<Pattern>,
-    mut sink: Option<Box<dyn VideoSink>>,
+    sink: Option<Box<dyn VideoSink>>,
 ) {
-    let mut decoder = match H264Decoder::new() {
+    let decoder = match H264Decoder::new() {
         Ok(d) => d,
         Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
     };
-    let mut assembler = AccessUnitAssembler::default();
-    let mut last_request: Option<Instant> = None;
-    let mut request_keyframe = |why: &str| {
-        if last_request.is_some_and(|t| t.elapsed() < KEYFRAME_REQUEST_INTERVAL) {
-            return;
-        }
-        last_request = Some(Instant::now());
-        log::debug!("pc2 asks for a keyframe: {why}");
-        let peers = shared.peers.clone();
-        shared.runtime.spawn(async move {
-            if let Err(e) = peers.request_keyframe().await {
-                log::debug!("{e}");
-            }
-        });
+    let mut receiver = VideoReceiver {
+        shared: shared.clone(),
+        ledger,
+        reference,
+        sink,
+        decoder,
+        assembler: AccessUnitAssembler::default(),
+        last_request: None,
     };
-    while let Some(packet) = receive(&shared, &packets) {
+    let mut reorder = Reorder::new(REORDER_WAIT, REORDER_CAPACITY);
+    let mut in_order = Vec::new();
+    while shared.running() {
+        let wait = reorder.deadline().map_or(POLL, |due| {
+            due.saturating_duration_since(Instant::now()).min(POLL)
+        });
+        match packets.recv_timeout(wait) {
+            Ok(packet) => {
+                let sequence = packet.header.sequence_number;
+                reorder.push(sequence, Instant::now(), packet, &mut in_order);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        reorder.expire(Instant::now(), &mut in_order);
+        for packet in in_order.drain(..) {
+            receiver.packet(packet);
+        }
+        shared.meter.reordering(reorder.counts);
+    }
+    if let Some(mut sink) = receiver.sink
+        && let Err(e) = sink.finish()
+    {
+        log::warn!("{e}");
+    }
+}
+
+/// pc2's video, from packets in sequence order to pictures shown and measured.
+struct VideoReceiver {
+    shared: Shared,
+    ledger: Arc<Ledger>,
+    reference: Option<Pattern>,
+    sink: Option<Box<dyn VideoSink>>,
+    decoder: H264Decoder,
+    assembler: AccessUnitAssembler,
+    last_request: Option<Instant>,
+}
+
+impl VideoReceiver {
+    fn packet(&mut self, packet: RtpPacket) {
         let h = &packet.header;
         // The access unit's timestamp: pc1 derived it from the frame's capture instant.
         let timestamp = h.timestamp;
         let access_unit =
-            match assembler.push(h.sequence_number, h.timestamp, h.marker, &packet.payload) {
-                Assembled::Pending => continue,
-                Assembled::Broken => {
-                    request_keyframe("a picture was lost");
-                    continue;
-                }
+            match self
+                .assembler
+                .push(h.sequence_number, h.timestamp, h.marker, &packet.payload)
+            {
+                Assembled::Pending => return,
+                Assembled::Broken => return self.lost("a picture was lost"),
                 Assembled::Complete(au) => au,
             };
         let began = Instant::now();
-        let (width, height, picture) = match decoder.decode(&access_unit) {
+        let (width, height, picture) = match self.decoder.decode(&access_unit) {
             Ok(Some(decoded)) => decoded,
-            Ok(None) => continue,
-            Err(e) => {
-                request_keyframe(&e.to_string());
-                continue;
-            }
+            Ok(None) => return,
+            Err(e) => return self.lost(&e.to_string()),
         };
         let decoded_at = Instant::now();
+        let reference = self.reference;
         let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
-        let latency = ledger.take(timestamp).map(|t| decoded_at.duration_since(t));
+        let latency = self
+            .ledger
+            .take(timestamp)
+            .map(|t| decoded_at.duration_since(t));
         let quality = match (reference, id) {
             (Some(pattern), Some(id)) if (pattern.width, pattern.height) == (width, height) => {
                 Some(psnr(&pattern.render(id), &picture))
             }
             _ => None,
         };
-        if let Some(out) = &mut sink
+        if let Some(out) = &mut self.sink
             && let Err(e) = out.show(width, height, &picture)
         {
-            (shared.notify)(SessionNote::OutputFailed(e.to_string()));
-            sink = None;
+            (self.shared.notify)(SessionNote::OutputFailed(e.to_string()));
+            self.sink = None;
         }
-        if shared
+        if self
+            .shared
             .meter
             .decoded(decoded_at, decoded_at - began, latency, quality)
         {
-            (shared.notify)(SessionNote::FirstRemoteFrame);
+            (self.shared.notify)(SessionNote::FirstRemoteFrame);
         }
     }
-    if let Some(mut sink) = sink
-        && let Err(e) = sink.finish()
-    {
-        log::warn!("{e}");
+
+    /// A picture that cannot be shown: counted, and pc1 asked for a keyframe (at most one
+    /// request per interval, as the following pictures depend on the lost one too).
+    fn lost(&mut self, why: &str) {
+        self.shared.meter.frame_lost();
+        if self
+            .last_request
+            .is_some_and(|t| t.elapsed() < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        self.last_request = Some(Instant::now());
+        log::debug!("pc2 asks for a keyframe: {why}");
+        let peers = self.shared.peers.clone();
+        self.shared.runtime.spawn(async move {
+            if let Err(e) = peers.request_keyframe().await {
+                log::debug!("{e}");
+            }
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 // Each test binary compiles this module and uses its own part of it.
 #![allow(dead_code)]
 
+use camloop::config::{AudioOutput, Config, VideoOutput};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -32,6 +33,19 @@ pub fn camloop_command() -> Command {
         }
         _ => Command::new(binary),
     }
+}
+
+/// A call small enough for emulated boards: 320x240 at 15 fps, its outputs in `dir`.
+pub fn small_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.camera.width = 320;
+    config.camera.height = 240;
+    config.camera.fps = 15;
+    config.video.bitrate_kbps = 500;
+    config.output.video = VideoOutput::Y4m(dir.join("remote.y4m"));
+    config.output.audio = AudioOutput::Wav(dir.join("remote.wav"));
+    config.stats.report = Some(dir.join("stats.json"));
+    config
 }
 
 // A `camloop run` daemon as a test drives it: started on a config in a folder, asked over

@@ -9,10 +9,13 @@ use crate::config::{AudioOutput, Config, VideoOutput};
 use crate::daemon;
 use crate::media::frame::Frame;
 use crate::media::h264::{EncoderSettings, H264Decoder, H264Encoder};
+use crate::rtc::impair::Impairment;
 use crate::stats::{CallReport, quantile};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+mod table;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -28,6 +31,14 @@ pub struct BenchArgs {
     /// Run one call at one size in this process and print its figures (used by the parent).
     #[arg(long, hide = true, value_parser = picture_size)]
     one: Option<String>,
+    /// A bad network between pc1 and pc2, e.g. loss=5,delay=30,jitter=10,blackout=5+2
+    /// (percent, ms, ms, start s + length s; seed=N picks another schedule).
+    #[arg(long, value_parser = impairment)]
+    impair: Option<String>,
+}
+
+fn impairment(text: &str) -> Result<String, String> {
+    text.parse::<Impairment>().map(|_| text.to_string())
 }
 
 /// The figures of one call.
@@ -52,6 +63,17 @@ pub struct BenchRun {
     pub rss_peak_kib: u64,
     pub frames_decoded: u64,
     pub psnr_db: f64,
+    /// On an impaired network (`--impair`): what got through, and what it took.
+    pub frames_sent: u64,
+    pub decoded_percent: f64,
+    pub freeze_max_ms: f64,
+    pub frames_lost: u64,
+    pub nack: u64,
+    pub nacked_packets: u64,
+    pub retransmitted: u64,
+    pub pli: u64,
+    pub relay_dropped_video: u64,
+    pub relay_dropped: u64,
 }
 
 /// `WIDTHxHEIGHT` as a camera takes it: even, from 16x16 to 3840x2160.
@@ -76,8 +98,9 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
 }
 
 pub async fn run(args: BenchArgs) -> ExitCode {
+    let impairment = args.impair.as_deref().and_then(|spec| spec.parse().ok());
     if let Some(size) = &args.one {
-        return match one(size, args.seconds).await {
+        return match one(size, args.seconds, impairment).await {
             Ok(run) => {
                 println!("{}", serde_json::to_string(&run).unwrap_or_default());
                 ExitCode::SUCCESS
@@ -97,16 +120,18 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         let mut runs = Vec::new();
         for n in 1..=args.runs {
             eprintln!("bench {size}: call {n} of {}", args.runs);
-            let output = tokio::process::Command::new(&exe)
-                .args([
-                    "bench",
-                    "--one",
-                    size,
-                    "--seconds",
-                    &args.seconds.to_string(),
-                ])
-                .output()
-                .await;
+            let mut command = tokio::process::Command::new(&exe);
+            command.args([
+                "bench",
+                "--one",
+                size,
+                "--seconds",
+                &args.seconds.to_string(),
+            ]);
+            if let Some(spec) = &args.impair {
+                command.args(["--impair", spec]);
+            }
+            let output = command.output().await;
             match output {
                 Ok(o) if o.status.success() => {
                     match serde_json::from_slice::<BenchRun>(&o.stdout) {
@@ -125,7 +150,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
             eprintln!("camloop bench: no call at {size} gave figures; see the errors above");
             return ExitCode::FAILURE;
         }
-        medians.push((median_run(size, &runs), runs));
+        medians.push((table::median_run(&runs), runs));
     }
     let json: Vec<_> = medians
         .iter()
@@ -136,85 +161,19 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         serde_json::to_string_pretty(&json).unwrap_or_default()
     );
     println!();
-    print_table(
-        &medians
-            .iter()
-            .map(|(m, runs)| (m.clone(), runs.len()))
-            .collect::<Vec<_>>(),
-    );
+    let rows: Vec<_> = medians
+        .iter()
+        .map(|(m, runs)| (m.clone(), runs.len()))
+        .collect();
+    table::print(&rows);
+    if let Some(spec) = &args.impair {
+        println!("\nnetwork: {spec}");
+        table::print_network(&rows);
+    }
     ExitCode::SUCCESS
 }
 
-fn median_run(size: &str, runs: &[BenchRun]) -> BenchRun {
-    let med = |f: fn(&BenchRun) -> f64| {
-        let values: Vec<f64> = runs.iter().map(f).collect();
-        quantile(&values, 0.5).unwrap_or(f64::NAN)
-    };
-    BenchRun {
-        size: size.into(),
-        ice_connected_ms: med(|r| r.ice_connected_ms),
-        peer_connected_ms: med(|r| r.peer_connected_ms),
-        first_frame_ms: med(|r| r.first_frame_ms),
-        latency_p50_ms: med(|r| r.latency_p50_ms),
-        latency_p95_ms: med(|r| r.latency_p95_ms),
-        latency_p99_ms: med(|r| r.latency_p99_ms),
-        encode_ms_p50: med(|r| r.encode_ms_p50),
-        decode_ms_p50: med(|r| r.decode_ms_p50),
-        floor_ms: med(|r| r.floor_ms),
-        floor_back_to_back_ms: med(|r| r.floor_back_to_back_ms),
-        latency_over_floor: med(|r| r.latency_over_floor),
-        latency_minus_floor_ms: med(|r| r.latency_minus_floor_ms),
-        cpu_s_per_s: med(|r| r.cpu_s_per_s),
-        rss_peak_kib: med(|r| r.rss_peak_kib as f64) as u64,
-        frames_decoded: med(|r| r.frames_decoded as f64) as u64,
-        psnr_db: med(|r| r.psnr_db),
-    }
-}
-
-fn print_table(rows: &[(BenchRun, usize)]) {
-    println!(
-        "{:<10} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9}",
-        "size",
-        "runs",
-        "ice ms",
-        "peer ms",
-        "frame ms",
-        "lat p50",
-        "lat p95",
-        "lat p99",
-        "enc ms",
-        "dec ms",
-        "floor ms",
-        "hot floor",
-        "÷floor",
-        "−floor",
-        "cpu/s",
-        "rss MiB"
-    );
-    for (r, n) in rows {
-        println!(
-            "{:<10} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
-            r.size,
-            n,
-            r.ice_connected_ms,
-            r.peer_connected_ms,
-            r.first_frame_ms,
-            r.latency_p50_ms,
-            r.latency_p95_ms,
-            r.latency_p99_ms,
-            r.encode_ms_p50,
-            r.decode_ms_p50,
-            r.floor_ms,
-            r.floor_back_to_back_ms,
-            r.latency_over_floor,
-            r.latency_minus_floor_ms,
-            r.cpu_s_per_s,
-            r.rss_peak_kib as f64 / 1024.0
-        );
-    }
-}
-
-async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
+async fn one(size: &str, seconds: u32, impairment: Option<Impairment>) -> Result<BenchRun, String> {
     let (width, height) =
         parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
     let mut config = Config::default();
@@ -228,6 +187,7 @@ async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
     };
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
+    config.impairment = impairment;
     let report = call(config.clone(), Duration::from_secs(seconds.into())).await?;
     let floor_ms = floor(&config, 60, true)?;
     let floor_back_to_back_ms = floor(&config, 60, false)?;
@@ -251,6 +211,18 @@ async fn one(size: &str, seconds: u32) -> Result<BenchRun, String> {
         rss_peak_kib: report.process.rss_peak_kib,
         frames_decoded: report.video.decoded,
         psnr_db: report.video.psnr_db.unwrap_or(f64::NAN),
+        frames_sent: report.video.sent,
+        decoded_percent: 100.0 * report.video.decoded as f64 / report.video.sent.max(1) as f64,
+        freeze_max_ms: need(report.video.freeze_max_ms, "picture interval")?,
+        frames_lost: report.video.frames_lost,
+        nack: report.video.nack,
+        nacked_packets: report.video.nacked_packets,
+        retransmitted: report.video.retransmitted,
+        pli: report.video.pli,
+        relay_dropped_video: report.network.map_or(0, |n| n.to_pc2_dropped_video),
+        relay_dropped: report
+            .network
+            .map_or(0, |n| n.to_pc2_dropped + n.to_pc1_dropped),
     })
 }
 
@@ -269,7 +241,17 @@ async fn call(config: Config, media: Duration) -> Result<CallReport, String> {
         daemon.press(Event::Shutdown);
         return Err(format!("the call did not connect ({})", s.name()));
     }
-    tokio::time::sleep(media).await;
+    // Hangup is pressed only on a call still up: one that ended on the way has no figures.
+    let ended = daemon.wait_for(media, |s| s != State::Connected).await;
+    if let Ok(state) = ended {
+        let why = daemon.status().await.and_then(|s| s.last_error);
+        daemon.press(Event::Shutdown);
+        return Err(format!(
+            "the call ended before Hangup ({}): {}",
+            state.name(),
+            why.unwrap_or_default()
+        ));
+    }
     daemon.press(Event::HangupPressed);
     daemon.press(Event::Shutdown);
     daemon

@@ -1,0 +1,111 @@
+//! The bench's medians and the tables it prints.
+
+use super::BenchRun;
+use crate::stats::quantile;
+
+/// Each figure's median over the runs (nearest rank, so each median is a measured value).
+pub(super) fn median_run(runs: &[BenchRun]) -> BenchRun {
+    let fields: Vec<serde_json::Map<String, serde_json::Value>> = runs
+        .iter()
+        .filter_map(|run| match serde_json::to_value(run) {
+            Ok(serde_json::Value::Object(fields)) => Some(fields),
+            _ => None,
+        })
+        .collect();
+    let Some(first) = fields.first() else {
+        return BenchRun::default();
+    };
+    let mut median = first.clone();
+    for (name, value) in median.iter_mut() {
+        let numbers: Vec<f64> = fields
+            .iter()
+            .filter_map(|run| run.get(name)?.as_f64())
+            .collect();
+        // Whole counts stay whole; a figure some run did not measure (NaN is null) stays null.
+        *value = match quantile(&numbers, 0.5) {
+            Some(m) if value.is_u64() => serde_json::json!(m as u64),
+            Some(m) if value.is_number() => serde_json::json!(m),
+            _ => continue,
+        };
+    }
+    serde_json::from_value(serde_json::Value::Object(median)).unwrap_or_default()
+}
+
+pub(super) fn print(rows: &[(BenchRun, usize)]) {
+    println!(
+        "{:<10} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9}",
+        "size",
+        "runs",
+        "ice ms",
+        "peer ms",
+        "frame ms",
+        "lat p50",
+        "lat p95",
+        "lat p99",
+        "enc ms",
+        "dec ms",
+        "floor ms",
+        "hot floor",
+        "÷floor",
+        "−floor",
+        "cpu/s",
+        "rss MiB"
+    );
+    for (r, n) in rows {
+        println!(
+            "{:<10} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
+            r.size,
+            n,
+            r.ice_connected_ms,
+            r.peer_connected_ms,
+            r.first_frame_ms,
+            r.latency_p50_ms,
+            r.latency_p95_ms,
+            r.latency_p99_ms,
+            r.encode_ms_p50,
+            r.decode_ms_p50,
+            r.floor_ms,
+            r.floor_back_to_back_ms,
+            r.latency_over_floor,
+            r.latency_minus_floor_ms,
+            r.cpu_s_per_s,
+            r.rss_peak_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// What got through an impaired network: decoded share, the longest freeze, and the repair.
+pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
+    println!(
+        "{:<10} {:>5} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+        "size",
+        "runs",
+        "sent",
+        "decoded",
+        "decoded %",
+        "freeze ms",
+        "f. lost",
+        "nack",
+        "nack pkts",
+        "resent",
+        "pli",
+        "relay lost"
+    );
+    for (r, n) in rows {
+        println!(
+            "{:<10} {:>5} {:>7} {:>8} {:>9.1} {:>9.0} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+            r.size,
+            n,
+            r.frames_sent,
+            r.frames_decoded,
+            r.decoded_percent,
+            r.freeze_max_ms,
+            r.frames_lost,
+            r.nack,
+            r.nacked_packets,
+            r.retransmitted,
+            r.pli,
+            r.relay_dropped_video
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Calls across a bad network, made by camloop's relay between pc1 and pc2 (`[network]
+//! impair`): reordering undone, losses repaired by NACK or a keyframe, outages ridden out, and
+//! counters that agree with what the relay did. At 320x240@15 with generous bounds: the
+//! figures that matter are the bench's (`camloop bench --impair`).
+
+#![allow(clippy::await_holding_lock)]
+
+mod common;
+
+use camloop::call::{Event, State};
+use camloop::config::{AudioOutput, Config, VideoOutput};
+use camloop::daemon::{self, DaemonHandle};
+use camloop::stats::CallReport;
+use common::{ONE_CALL_AT_A_TIME, out_dir, small_config};
+use std::time::Duration;
+
+const READY: Duration = Duration::from_secs(20);
+const CONNECT: Duration = Duration::from_secs(30);
+
+/// A small call with no outputs across the relay doing `impair`.
+fn impaired(name: &str, impair: &str) -> Config {
+    let mut config = small_config(&out_dir(name));
+    config.output.video = VideoOutput::None;
+    config.output.audio = AudioOutput::None;
+    config.impairment = Some(impair.parse().unwrap());
+    config
+}
+
+/// A daemon on `config` with its call connected.
+async fn connected(config: Config) -> DaemonHandle {
+    let mut daemon = daemon::spawn(config);
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    daemon.press(Event::CallPressed);
+    daemon
+        .wait_for(CONNECT, |s| s == State::Connected)
+        .await
+        .unwrap_or_else(|s| panic!("not connected ({s:?})"));
+    daemon
+}
+
+/// A call on `impair` that must stay connected for `media`; its report.
+async fn impaired_call(name: &str, impair: &str, media: Duration) -> CallReport {
+    let mut daemon = connected(impaired(name, impair)).await;
+    let ended = daemon.wait_for(media, |s| s != State::Connected).await;
+    let status = daemon.status().await.unwrap();
+    assert!(ended.is_err(), "{impair}: the call ended: {status:?}");
+    daemon.press(Event::HangupPressed);
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    let report = daemon.status().await.unwrap().last_call.unwrap();
+    daemon.press(Event::Shutdown);
+    let _ = daemon.done.await;
+    println!(
+        "{impair}: {}",
+        serde_json::to_string(&report.video).unwrap()
+    );
+    println!(
+        "{impair}: {}",
+        serde_json::to_string(&report.network).unwrap()
+    );
+    report
+}
+
+fn decoded_share(report: &CallReport) -> f64 {
+    report.video.decoded as f64 / report.video.sent.max(1) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jitter_that_reorders_packets_loses_no_picture() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let report = impaired_call("jitter", "delay=30,jitter=10", Duration::from_secs(6)).await;
+    assert!(
+        report.video.packets_reordered > 0,
+        "the relay reordered nothing"
+    );
+    assert_eq!(report.network.unwrap().to_pc2_dropped, 0);
+    assert_eq!(
+        report.video.packets_lost, 0,
+        "a reordered packet was given up"
+    );
+    assert!(
+        decoded_share(&report) >= 0.9,
+        "{:.2}",
+        decoded_share(&report)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_packets_are_asked_for_again_resent_and_counted() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let report = impaired_call(
+        "loss",
+        "loss=5,delay=30,jitter=10,seed=3",
+        Duration::from_secs(8),
+    )
+    .await;
+    let dropped = report.network.unwrap().to_pc2_dropped_video;
+    let video = &report.video;
+    assert!(dropped > 0, "the relay dropped no video");
+    // Each dropped video packet is asked for, but for a few: one dropped just before Hangup, or
+    // whose NACKs were dropped too. Some more are (overtaken ones, or resent ones lost again),
+    // each at most twice.
+    assert!(
+        video.nacked_packets >= dropped.saturating_sub(dropped / 5 + 2)
+            && video.nacked_packets <= 2 * (dropped + video.packets_reordered),
+        "NACKs name {} packets for {dropped} dropped",
+        video.nacked_packets
+    );
+    assert!(
+        video.retransmitted >= dropped / 2,
+        "resent {}",
+        video.retransmitted
+    );
+    assert!(
+        decoded_share(&report) >= 0.75,
+        "{:.2}",
+        decoded_share(&report)
+    );
+    assert!(
+        video.freeze_max_ms.unwrap() < 2000.0,
+        "{:?}",
+        video.freeze_max_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_ice_disconnected_is_ridden_out_and_the_video_comes_back() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // 7 s of nothing, from 1 s into the call: ICE says disconnected after 5 s.
+    let report = impaired_call("blackout", "blackout=1+7", Duration::from_secs(12)).await;
+    let freeze = report.video.freeze_max_ms.unwrap();
+    assert!(freeze >= 6000.0, "no outage seen: {freeze} ms");
+    assert!(
+        freeze < 7000.0 + 3000.0,
+        "video back {} ms after the network",
+        freeze - 7000.0
+    );
+    assert!(
+        report.video.pli >= 1,
+        "no keyframe asked for after the outage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_that_never_comes_back_fails_the_call_after_the_network_timeout() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = impaired("gone", "blackout=1+3600");
+    config.call.network_timeout = Duration::from_secs(6);
+    let mut daemon = connected(config).await;
+    let began = std::time::Instant::now();
+    let failed = daemon
+        .wait_for(Duration::from_secs(20), |s| s != State::Connected)
+        .await;
+    let after = began.elapsed();
+    let status = daemon.status().await.unwrap();
+    println!("failed after {after:?}: {:?}", status.last_error);
+    assert!(matches!(failed, Ok(State::Error(_))), "{status:?}");
+    assert!(
+        after >= Duration::from_secs(5),
+        "failed before the timeout: {after:?}"
+    );
+    assert!(status.last_error.unwrap().contains("failed"));
+    daemon.press(Event::Shutdown);
+    let _ = daemon.done.await;
+}

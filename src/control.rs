@@ -191,9 +191,9 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>, _client: Own
                 .await;
             break;
         }
-        let (reply, after) = match std::str::from_utf8(&line) {
-            Ok(request) => carry_out(request.trim(), &inputs).await,
-            Err(_) => (error_reply("the request is not UTF-8 text"), None),
+        let (reply, after) = match parse_request(&line) {
+            Ok(request) => carry_out(request, &inputs).await,
+            Err(message) => (error_reply(&message), None),
         };
         if write.write_all(reply.as_bytes()).await.is_err() {
             break;
@@ -207,24 +207,45 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>, _client: Own
     }
 }
 
-/// One request: the reply line, and what to do once it is sent.
-async fn carry_out(request: &str, inputs: &UnboundedSender<Input>) -> (String, Option<Event>) {
-    let (before, after) = match request {
-        "call" => (Some(Event::CallPressed), None),
-        "hangup" => (Some(Event::HangupPressed), None),
-        "quit" => (None, Some(Event::Shutdown)),
-        "status" => (None, None),
+/// What a client may ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Call,
+    Hangup,
+    Status,
+    Quit,
+}
+
+/// One request line (without its length check), or the error to answer it with: short, and
+/// quoting at most 40 characters of what was sent.
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    let text =
+        std::str::from_utf8(line).map_err(|_| "the request is not UTF-8 text".to_string())?;
+    match text.trim() {
+        "call" => Ok(Request::Call),
+        "hangup" => Ok(Request::Hangup),
+        "status" => Ok(Request::Status),
+        "quit" => Ok(Request::Quit),
         other => {
             let mut shown: String = other.chars().take(40).collect();
             if shown.len() < other.len() {
                 shown.push('…');
             }
-            let message = format!(
+            Err(format!(
                 "unknown command {shown:?}; expected one of {}",
                 COMMANDS.join(", ")
-            );
-            return (error_reply(&message), None);
+            ))
         }
+    }
+}
+
+/// One request: the reply line, and what to do once it is sent.
+async fn carry_out(request: Request, inputs: &UnboundedSender<Input>) -> (String, Option<Event>) {
+    let (before, after) = match request {
+        Request::Call => (Some(Event::CallPressed), None),
+        Request::Hangup => (Some(Event::HangupPressed), None),
+        Request::Quit => (None, Some(Event::Shutdown)),
+        Request::Status => (None, None),
     };
     if let Some(event) = before {
         let _ = inputs.send(Input::Event(event));

@@ -13,6 +13,7 @@ pub mod control;
 pub mod daemon;
 pub mod display;
 pub mod files;
+pub mod fuzzing;
 pub mod gpio;
 pub mod led;
 pub mod media;

@@ -9,6 +9,9 @@
 //! - `sizes`: the sizes of the cross-built binaries.
 //! - `board-test [--board virt|rpi3] [--config FILE]`: camloop on an emulated aarch64 board
 //!   (see `board.rs`).
+//! - `fuzz [--seconds N]`: each fuzz target in `fuzz/` for N seconds (default 60) with nightly
+//!   and cargo-fuzz, growing its corpus in `fuzz/corpus/`, then minimising it. Commit what it
+//!   adds: `cargo test` feeds the corpora to the same code on stable.
 
 mod board;
 mod cross;
@@ -18,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--board virt|rpi3] [--config FILE]";
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--board virt|rpi3] [--config FILE] | fuzz [--seconds N]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -35,6 +38,10 @@ fn main() -> Result<()> {
         (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
         (Some("sizes"), []) => cross::sizes(),
         (Some("board-test"), options) => board_test(options),
+        (Some("fuzz"), []) => fuzz("60"),
+        (Some("fuzz"), ["--seconds", seconds]) if seconds.parse::<u32>().is_ok_and(|s| s > 0) => {
+            fuzz(seconds)
+        }
         _ => bail!("{USAGE}"),
     }
 }
@@ -49,6 +56,28 @@ fn board_test(options: &[&str]) -> Result<()> {
         }
     }
     board::test(board, config)
+}
+
+const FUZZ_TARGETS: [&str; 3] = ["config", "control_line", "rtp_video"];
+
+fn fuzz(seconds: &str) -> Result<()> {
+    let time = format!("-max_total_time={seconds}");
+    for target in FUZZ_TARGETS {
+        let corpus = format!("fuzz/corpus/{target}");
+        let started = std::time::Instant::now();
+        run(
+            "cargo",
+            &["+nightly", "fuzz", "run", target, &corpus, "--", &time],
+        )
+        .context("is cargo-fuzz installed? `cargo install --locked cargo-fuzz`")?;
+        run("cargo", &["+nightly", "fuzz", "cmin", target, &corpus])?;
+        let inputs = std::fs::read_dir(&corpus)?.count();
+        eprintln!(
+            "xtask: fuzz {target}: {:.0} s, no crash, {inputs} inputs kept",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn demo(options: &[&str]) -> Result<()> {

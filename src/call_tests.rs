@@ -272,35 +272,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             State::Stopping,
             vec![SetLed(Led::Off), Exit],
         ),
-        // A new media configuration: reopened at once with no call up, after the call otherwise
-        (
-            State::Starting,
-            MediaChanged,
-            State::Starting,
-            vec![StartMedia],
-        ),
-        (
-            State::Ready,
-            MediaChanged,
-            State::Starting,
-            vec![StartMedia, SetLed(Led::FastBlink)],
-        ),
-        (CONNECTING, MediaChanged, CONNECTING, vec![]),
-        (State::Connected, MediaChanged, State::Connected, vec![]),
-        (
-            MEDIA_ERR,
-            MediaChanged,
-            State::Starting,
-            vec![StartMedia, SetLed(Led::FastBlink)],
-        ),
-        (
-            PEER_ERR,
-            MediaChanged,
-            State::Starting,
-            vec![StartMedia, SetLed(Led::FastBlink)],
-        ),
         // Stopping ignores everything
-        (State::Stopping, MediaChanged, State::Stopping, vec![]),
         (State::Stopping, MediaReady, State::Stopping, vec![]),
         (State::Stopping, CallPressed, State::Stopping, vec![]),
         (State::Stopping, HangupPressed, State::Stopping, vec![]),
@@ -308,14 +280,19 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
     ]
 }
 
-#[test]
-fn every_state_and_event_does_what_the_table_says() {
-    for (from, event, to, commands) in table() {
+/// Each (state, event) row leads to its state with its commands other than traces.
+fn check(rows: Vec<(State, Event, State, Vec<Command>)>) {
+    for (from, event, to, commands) in rows {
         let mut call = in_state(from);
         let got = without_traces(call.handle(NOW, event.clone()));
         assert_eq!(call.state(), to, "{from:?} + {event:?}");
         assert_eq!(got, commands, "{from:?} + {event:?}");
     }
+}
+
+#[test]
+fn every_state_and_event_does_what_the_table_says() {
+    check(table());
 }
 
 #[test]
@@ -414,45 +391,5 @@ fn a_press_while_a_timed_retry_is_under_way_does_not_open_the_media_twice() {
 #[path = "call_proptests.rs"]
 mod proptests;
 
-#[test]
-fn a_media_change_during_a_call_reopens_the_media_once_the_call_ends() {
-    for (ending, after) in [
-        (
-            HangupPressed,
-            vec![ClosePeers, StartMedia, SetLed(Led::FastBlink)],
-        ),
-        (
-            PeerFailed("dtls".into()),
-            vec![ClosePeers, StartMedia, SetLed(Led::FastBlink)],
-        ),
-        // Its own retry will open the media with the new configuration.
-        (
-            MediaFailed("gone".into()),
-            vec![ClosePeers, SetLed(Led::DoubleBlink)],
-        ),
-        (Shutdown, vec![ClosePeers, SetLed(Led::Off), Exit]),
-    ] {
-        let mut call = in_state(State::Connected);
-        assert_eq!(without_traces(call.handle(NOW, MediaChanged)), vec![]);
-        let got = without_traces(call.handle(NOW, ending.clone()));
-        assert_eq!(got, after, "{ending:?}");
-        // Once only: the next call ends in Ready as usual.
-        if call.state() == State::Starting {
-            call.handle(NOW, MediaReady);
-            call.handle(NOW, CallPressed);
-            call.handle(NOW, FirstRemoteFrame);
-            call.handle(NOW, HangupPressed);
-            assert_eq!(call.state(), State::Ready, "{ending:?}");
-        }
-    }
-}
-
-#[test]
-fn retimed_timeouts_apply_to_the_next_call_and_the_next_retry() {
-    let mut call = in_state(State::Ready);
-    call.retime(Duration::from_secs(3), Duration::from_secs(7));
-    call.handle(NOW, CallPressed);
-    assert_eq!(call.deadline(), Some(NOW + Duration::from_secs(3)));
-    call.handle(NOW, MediaFailed("gone".into()));
-    assert_eq!(call.deadline(), Some(NOW + Duration::from_secs(7)));
-}
+#[path = "call_reload_tests.rs"]
+mod reload;

@@ -328,18 +328,7 @@ impl Config {
                     ("trace", log::LevelFilter::Trace),
                 ],
             )?,
-            impairment: match network.get("impair") {
-                None => None,
-                Some(value) => Some(
-                    value
-                        .as_str()
-                        .ok_or_else(|| network.invalid("impair", value, "a string"))?
-                        .parse()
-                        .map_err(|why: String| {
-                            ConfigError(format!("network.impair = {value}: {why}"))
-                        })?,
-                ),
-            },
+            impairment: network.parsed("impair", str::parse)?,
         })
     }
 }

@@ -229,3 +229,16 @@ fn every_number_key_refuses_zero_negative_huge_nan_and_words_by_name() {
         }
     }
 }
+
+#[test]
+fn a_network_impairment_is_read_and_a_bad_one_named() {
+    let config = Config::parse("[network]\nimpair = \"loss=5,delay=30\"\n").unwrap();
+    assert_eq!(config.impairment.unwrap().loss_percent, 5.0);
+    assert!(Config::parse("").unwrap().impairment.is_none());
+    let e = error("[network]\nimpair = \"loss=200\"\n");
+    assert!(
+        e.starts_with("config error: network.impair = \"loss=200\": loss"),
+        "{e}"
+    );
+    assert!(error("[network]\nimpair = 5\n").contains("expected a string"));
+}

@@ -99,7 +99,7 @@ pub struct CallReport {
     pub audio: AudioReport,
     pub process: ProcessReport,
     /// What the relay did to the packets, on an impaired network (`[network] impair`).
-    pub network: Option<crate::rtc::impair::RelayReport>,
+    pub network: Option<crate::rtc::relay::RelayReport>,
 }
 
 /// Value at quantile `q` (0..=1) of unsorted samples, nearest-rank; `None` when empty.

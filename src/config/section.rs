@@ -106,6 +106,20 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A string read by `parse`, whose error says what is wrong with it.
+    pub(super) fn parsed<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(text) = self.string(key)? else {
+            return Ok(None);
+        };
+        parse(text)
+            .map(Some)
+            .map_err(|why| ConfigError(format!("{}.{key} = {text:?}: {why}", self.name)))
+    }
+
     pub(super) fn missing(&self, key: &str, when: &str) -> ConfigError {
         ConfigError(format!("{}.{key}: required {when}", self.name))
     }

@@ -2,7 +2,7 @@
 //! sample's in-process signaling between two of them.
 
 use super::feedback::{FeedbackCounts, KeyframeRequestForwarder, RetransmissionCounter};
-use super::impair::{self, Relay};
+use super::relay::{self, Relay};
 use super::{Inbound, PeerError, PeerNote, Side, peer_error};
 use crate::trace;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -271,11 +271,11 @@ pub(super) async fn hand_over_candidates(
 ) {
     while let Some((from, mut candidate)) = candidates.recv().await {
         if let Some(relay) = &relay
-            && let Some(real) = impair::candidate_address(&candidate.candidate)
+            && let Some(real) = relay::candidate_address(&candidate.candidate)
         {
             match relay.stand_in(real, from).await {
                 Ok(stand_in) => {
-                    candidate.candidate = impair::with_address(&candidate.candidate, stand_in)
+                    candidate.candidate = relay::with_address(&candidate.candidate, stand_in)
                 }
                 Err(e) => trace::info(&format!("relay for {from} {real}: {e}")),
             }

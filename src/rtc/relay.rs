@@ -1,0 +1,298 @@
+//! The relay that makes an [`Impairment`] real: UDP sockets on 127.0.0.1 standing in for each
+//! connection's candidates. The in-process signaling hands each connection the stand-in for the
+//! other's candidate, so every packet — STUN, DTLS, SRTP, RTCP — crosses it, both ways, and
+//! is dropped, delayed (jittered, so reordered) or blacked out on the way.
+
+use super::impair::Impairment;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// What crossed the relay in one direction.
+#[derive(Debug, Default)]
+pub struct DirectionCounts {
+    pub forwarded: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Of those dropped, H.264 RTP packets (read from the SRTP header, which is not encrypted).
+    pub dropped_video: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub struct RelayCounts {
+    pub to_pc2: DirectionCounts,
+    pub to_pc1: DirectionCounts,
+}
+
+/// What the relay did, for the call's report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RelayReport {
+    pub to_pc2_forwarded: u64,
+    pub to_pc2_dropped: u64,
+    /// Of those, H.264 RTP packets: what pc2's NACKs should name.
+    pub to_pc2_dropped_video: u64,
+    pub to_pc1_forwarded: u64,
+    pub to_pc1_dropped: u64,
+}
+
+impl RelayCounts {
+    pub fn report(&self) -> RelayReport {
+        let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        RelayReport {
+            to_pc2_forwarded: read(&self.to_pc2.forwarded),
+            to_pc2_dropped: read(&self.to_pc2.dropped),
+            to_pc2_dropped_video: read(&self.to_pc2.dropped_video),
+            to_pc1_forwarded: read(&self.to_pc1.forwarded),
+            to_pc1_dropped: read(&self.to_pc1.dropped),
+        }
+    }
+}
+
+/// One packet waiting for its delivery instant.
+struct Delivery {
+    at: Instant,
+    order: u64,
+    from: Arc<UdpSocket>,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for Delivery {}
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delivery {
+    /// Reversed: the heap's top is the earliest delivery.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.order).cmp(&(self.at, self.order))
+    }
+}
+
+/// The relay of one call. Stand-ins are made as candidates are handed over.
+pub struct Relay {
+    impairment: Impairment,
+    started: Instant,
+    video_payload_type: u8,
+    /// For each real address, the relay socket that stands in for it.
+    stand_ins: Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, super::Side)>>,
+    deliveries: UnboundedSender<Delivery>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    pub counts: Arc<RelayCounts>,
+}
+
+impl Relay {
+    pub fn start(impairment: Impairment, video_payload_type: u8) -> Arc<Relay> {
+        let (deliveries, queue) = unbounded_channel();
+        let relay = Arc::new(Relay {
+            impairment,
+            started: Instant::now(),
+            video_payload_type,
+            stand_ins: Mutex::new(HashMap::new()),
+            deliveries,
+            tasks: Mutex::new(Vec::new()),
+            counts: Arc::default(),
+        });
+        relay.keep(tokio::spawn(deliver(queue)));
+        relay
+    }
+
+    fn keep(&self, task: tokio::task::JoinHandle<()>) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+    }
+
+    /// The address to give the other connection in place of `real`, a candidate of `side`.
+    pub async fn stand_in(
+        self: &Arc<Self>,
+        real: SocketAddr,
+        side: super::Side,
+    ) -> std::io::Result<SocketAddr> {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let address = socket.local_addr()?;
+        self.stand_ins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(real, (socket.clone(), side));
+        let relay = Arc::downgrade(self);
+        // Each direction draws from its own seeded sequence.
+        let mut rng = StdRng::seed_from_u64(
+            self.impairment
+                .seed
+                .wrapping_mul(2)
+                .wrapping_add(side as u64),
+        );
+        self.keep(tokio::spawn(async move {
+            let mut buffer = vec![0u8; 2048];
+            while let Ok((length, source)) = socket.recv_from(&mut buffer).await {
+                let Some(relay) = relay.upgrade() else { break };
+                relay.forward(&mut rng, &buffer[..length], source, real, side);
+            }
+        }));
+        Ok(address)
+    }
+
+    /// A packet from `source` (the other side's real address) for `to`, the real address of
+    /// `side` that its stand-in received it for.
+    fn forward(
+        &self,
+        rng: &mut StdRng,
+        bytes: &[u8],
+        source: SocketAddr,
+        to: SocketAddr,
+        side: super::Side,
+    ) {
+        let from = match self
+            .stand_ins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&source)
+        {
+            Some((socket, _)) => socket.clone(),
+            // Not from a connection of this call.
+            None => return,
+        };
+        let counts = match side {
+            super::Side::Pc2 => &self.counts.to_pc2,
+            super::Side::Pc1 => &self.counts.to_pc1,
+        };
+        let now = Instant::now();
+        match self.impairment.fate(rng, now - self.started) {
+            Some(delay) => {
+                counts.forwarded.fetch_add(1, Ordering::Relaxed);
+                let _ = self.deliveries.send(Delivery {
+                    at: now + delay,
+                    order: counts.forwarded.load(Ordering::Relaxed),
+                    from,
+                    to,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            None => {
+                counts.dropped.fetch_add(1, Ordering::Relaxed);
+                if is_rtp_of(bytes, self.video_payload_type) {
+                    counts.dropped_video.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Ends every relay task and releases the relay's sockets.
+    pub fn stop(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.stand_ins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Whether a datagram is an RTP (not RTCP) packet of `payload_type`: version 2, and a payload
+/// type below RTCP's 72..=76 range once the marker bit is masked off (RFC 5761).
+fn is_rtp_of(bytes: &[u8], payload_type: u8) -> bool {
+    bytes.len() >= 12 && bytes[0] >> 6 == 2 && bytes[1] & 0x7f == payload_type
+}
+
+/// Sends each packet at its delivery instant.
+async fn deliver(mut queue: UnboundedReceiver<Delivery>) {
+    let mut waiting = BinaryHeap::new();
+    loop {
+        let next = waiting.peek().map(|d: &Delivery| d.at);
+        tokio::select! {
+            delivery = queue.recv() => match delivery {
+                Some(delivery) => waiting.push(delivery),
+                None => break,
+            },
+            () = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let now = Instant::now();
+                while waiting.peek().is_some_and(|d| d.at <= now) {
+                    if let Some(d) = waiting.pop() {
+                        let _ = d.from.send_to(&d.bytes, d.to).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The address of an ICE candidate line (`candidate:F 1 udp PRIORITY ADDRESS PORT typ host`),
+/// or `None` when it is not a UDP candidate with an address.
+pub fn candidate_address(text: &str) -> Option<SocketAddr> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    if !fields.get(2)?.eq_ignore_ascii_case("udp") {
+        return None;
+    }
+    format!("{}:{}", fields.get(4)?, fields.get(5)?)
+        .parse()
+        .ok()
+}
+
+/// The candidate line with its address and port set to `to`.
+pub fn with_address(text: &str, to: SocketAddr) -> String {
+    text.split_whitespace()
+        .enumerate()
+        .map(|(i, field)| match i {
+            4 => to.ip().to_string(),
+            5 => to.port().to_string(),
+            _ => field.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candidate_line_gives_its_address_and_takes_another() {
+        let line = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
+        assert_eq!(candidate_address(line), "127.0.0.1:40000".parse().ok());
+        let moved = with_address(line, "127.0.0.1:5555".parse().unwrap());
+        assert_eq!(
+            moved,
+            "candidate:1 1 udp 2130706431 127.0.0.1 5555 typ host"
+        );
+        assert_eq!(
+            candidate_address("candidate:1 1 tcp 1 127.0.0.1 9 typ host"),
+            None
+        );
+        assert_eq!(candidate_address("garbage"), None);
+    }
+
+    #[test]
+    fn only_rtp_of_the_video_payload_type_counts_as_video() {
+        let mut rtp = [0u8; 12];
+        rtp[0] = 0x80;
+        rtp[1] = 102 | 0x80;
+        assert!(is_rtp_of(&rtp, 102));
+        rtp[1] = 200; // an RTCP sender report
+        assert!(!is_rtp_of(&rtp, 102));
+        assert!(!is_rtp_of(&[0x16, 0xfe, 0xfd], 102)); // DTLS
+    }
+}

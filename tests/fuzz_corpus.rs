@@ -1,5 +1,6 @@
-//! Every input the fuzzers kept (`fuzz/corpus/<target>/`, grown by `cargo xtask fuzz`), fed to
-//! the same entry points on stable: what once crashed or found a new path stays covered.
+//! Every input the fuzzers kept (`fuzz/corpus/<target>/`, grown and minimised by `cargo xtask
+//! fuzz`) and every hand-made seed and past crash (`fuzz/seeds/<target>/`), fed to the same entry
+//! points on stable: what once crashed or found a new path stays covered.
 
 use std::path::Path;
 

@@ -185,9 +185,13 @@ impl AccessUnitAssembler {
         if gap {
             self.damaged = true;
         }
-        match self.depacketizer.depacketize(payload) {
-            Ok(nal) => self.buffer.extend_from_slice(&nal),
-            Err(_) => self.damaged = true,
+        if !stap_a_lengths_fit(payload) {
+            self.damaged = true;
+        } else {
+            match self.depacketizer.depacketize(payload) {
+                Ok(nal) => self.buffer.extend_from_slice(&nal),
+                Err(_) => self.damaged = true,
+            }
         }
         if marker {
             let complete = std::mem::take(&mut self.buffer);
@@ -209,6 +213,28 @@ impl AccessUnitAssembler {
         self.damaged = false;
         self.depacketizer = H264Packet::default();
     }
+}
+
+/// Whether an aggregation packet (STAP-A, NAL type 24) ends exactly after its last unit. The
+/// depacketizer indexes past the end of one with a stray byte after its units (found by the
+/// `rtp_video` fuzz target): such a packet is damaged, like any other malformed one.
+fn stap_a_lengths_fit(payload: &[u8]) -> bool {
+    const STAP_A: u8 = 24;
+    if payload.first().is_none_or(|b| b & 0x1f != STAP_A) {
+        return true;
+    }
+    let mut rest = &payload[1..];
+    while !rest.is_empty() {
+        let [high, low, units @ ..] = rest else {
+            return false;
+        };
+        let length = usize::from(u16::from_be_bytes([*high, *low]));
+        let Some(after) = units.get(length..) else {
+            return false;
+        };
+        rest = after;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -305,6 +331,22 @@ mod tests {
         assert_eq!(a.push(11, 1800, false, &single_nal(2)), Assembled::Broken);
         assert!(matches!(
             a.push(12, 1800, true, &single_nal(3)),
+            Assembled::Complete(_)
+        ));
+    }
+
+    #[test]
+    fn an_aggregation_packet_with_a_stray_byte_is_damaged_not_a_panic() {
+        let mut assembler = AccessUnitAssembler::default();
+        // STAP-A: one unit of 2 bytes, then a single byte where a length should be.
+        let stray = Bytes::from_static(&[0x18, 0x00, 0x02, 0x67, 0x42, 0x00]);
+        assert!(matches!(
+            assembler.push(1, 9, true, &stray),
+            Assembled::Broken
+        ));
+        let whole = Bytes::from_static(&[0x18, 0x00, 0x02, 0x67, 0x42, 0x00, 0x01, 0x68]);
+        assert!(matches!(
+            assembler.push(2, 10, true, &whole),
             Assembled::Complete(_)
         ));
     }

@@ -10,8 +10,9 @@
 //! - `board-test [--board virt|rpi3] [--config FILE]`: camloop on an emulated aarch64 board
 //!   (see `board.rs`).
 //! - `fuzz [--seconds N]`: each fuzz target in `fuzz/` for N seconds (default 60) with nightly
-//!   and cargo-fuzz, growing its corpus in `fuzz/corpus/`, then minimising it. Commit what it
-//!   adds: `cargo test` feeds the corpora to the same code on stable.
+//!   and cargo-fuzz, from the seeds in `fuzz/seeds/`, growing its corpus in `fuzz/corpus/`, then
+//!   minimising it. Commit what it adds (a crash goes into the seeds once fixed): `cargo test`
+//!   feeds both to the same code on stable.
 
 mod board;
 mod cross;
@@ -63,11 +64,17 @@ const FUZZ_TARGETS: [&str; 3] = ["config", "control_line", "rtp_video"];
 fn fuzz(seconds: &str) -> Result<()> {
     let time = format!("-max_total_time={seconds}");
     for target in FUZZ_TARGETS {
-        let corpus = format!("fuzz/corpus/{target}");
+        // New inputs go to the corpus (the first folder); the seeds are read, never minimised.
+        let (corpus, seeds) = (
+            format!("fuzz/corpus/{target}"),
+            format!("fuzz/seeds/{target}"),
+        );
         let started = std::time::Instant::now();
         run(
             "cargo",
-            &["+nightly", "fuzz", "run", target, &corpus, "--", &time],
+            &[
+                "+nightly", "fuzz", "run", target, &corpus, &seeds, "--", &time,
+            ],
         )
         .context("is cargo-fuzz installed? `cargo install --locked cargo-fuzz`")?;
         run("cargo", &["+nightly", "fuzz", "cmin", target, &corpus])?;

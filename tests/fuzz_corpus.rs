@@ -4,20 +4,27 @@
 
 use std::path::Path;
 
+fn fuzz_dir(kind: &str, target: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join(kind)
+        .join(target)
+}
+
 fn each_input(target: &str, feed: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut fed = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        let data = std::fs::read(&path).unwrap();
-        let outcome = std::panic::catch_unwind(|| feed(&data));
-        assert!(outcome.is_ok(), "{} fails", path.display());
-        fed += 1;
+    for kind in ["seeds", "corpus"] {
+        let dir = fuzz_dir(kind, target);
+        let mut fed = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let outcome = std::panic::catch_unwind(|| feed(&data));
+            assert!(outcome.is_ok(), "{} fails", path.display());
+            fed += 1;
+        }
+        assert!(fed > 0, "{}: no inputs", dir.display());
+        println!("{target}: {fed} inputs in {kind}");
     }
-    assert!(fed > 0, "{}: no inputs", dir.display());
-    println!("{target}: {fed} inputs");
 }
 
 #[test]
@@ -39,9 +46,8 @@ fn the_rtp_video_corpus_passes() {
 
 #[test]
 fn the_rtp_video_seeds_make_the_pictures_they_hold() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rtp_video");
-    let whole =
-        |name: &str| camloop::fuzzing::rtp_video(&std::fs::read(corpus.join(name)).unwrap());
+    let seeds = fuzz_dir("seeds", "rtp_video");
+    let whole = |name: &str| camloop::fuzzing::rtp_video(&std::fs::read(seeds.join(name)).unwrap());
     // A keyframe in four packets across the sequence wrap, then a one-packet picture.
     assert_eq!(whole("in-order-across-wrap"), 2);
     // The keyframe's packets overtaken and put back; a picture overtaken by its successor

@@ -101,10 +101,16 @@ fn a_hundred_calls_leave_descriptors_threads_and_memory_flat() {
     assert!(end.0 <= warm.0 + 1, "descriptors grew: {warm:?} → {end:?}");
     // The runtime's blocking pool keeps idle threads for a while; a leak grows with each call.
     assert!(end.1 <= warm.1 + 4, "threads grew: {warm:?} → {end:?}");
-    assert!(
-        end.2 <= warm.2 + 8 * 1024,
-        "memory grew: {warm:?} → {end:?}"
-    );
+    // A leak of 40 KiB a call would show. Under qemu-user the resident memory is the emulator's,
+    // whose translated-code cache grows as camloop runs: not camloop's to judge.
+    if emulated {
+        println!("memory not judged under a runner");
+    } else {
+        assert!(
+            end.2 <= warm.2 + 2 * 1024,
+            "memory grew: {warm:?} → {end:?}"
+        );
+    }
     drop(control);
     quit(child, &socket);
 }

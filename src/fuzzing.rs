@@ -4,7 +4,7 @@
 
 use crate::config::{Config, HEIGHTS, WIDTHS};
 use crate::control::parse_request;
-use crate::media::h264::{AccessUnitAssembler, Assembled};
+use crate::media::h264::{AccessUnitAssembler, Assembled, carries_sequence_parameters};
 use crate::media::reorder::Reorder;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -38,15 +38,35 @@ pub fn control_line(data: &[u8]) {
     }
 }
 
+/// A video packet as the fuzzer makes it: sequence number, timestamp, marker, payload.
+type VideoPacket = (u16, u32, bool, Bytes);
+
 /// A stream of video RTP packets, each `[sequence (2 bytes), timestamp, flags, length,
 /// payload…]`, arriving 1 ms apart (flags bit 0: marker; bits 1–7: extra milliseconds),
-/// through pc2's reorder buffer and access-unit assembler. An access unit is never empty, and
-/// never much larger than the payloads it was made of (start codes go before each NAL unit).
-/// Returns how many whole access units came out.
+/// through pc2's reorder buffer and access-unit assembler, then a second of nothing. An access
+/// unit is never empty, and never much larger than the payloads it was made of (start codes go
+/// before each NAL unit). Returns how many whole access units came out.
 pub fn rtp_video(data: &[u8]) -> usize {
     let mut whole = 0;
-    let mut reorder = Reorder::new(Duration::from_millis(250), 64);
+    let mut reorder = Reorder::new(Duration::from_millis(250), 64, |p: &VideoPacket| {
+        carries_sequence_parameters(&p.3)
+    });
     let mut assembler = AccessUnitAssembler::default();
+    let mut assemble = |in_order: &mut Vec<VideoPacket>| {
+        for (sequence, timestamp, marker, payload) in in_order.drain(..) {
+            if let Assembled::Complete(unit) = assembler.push(sequence, timestamp, marker, &payload)
+            {
+                assert!(!unit.is_empty());
+                assert!(
+                    unit.len() <= 3 * data.len(),
+                    "{} bytes from {}",
+                    unit.len(),
+                    data.len()
+                );
+                whole += 1;
+            }
+        }
+    };
     let mut now = Instant::now();
     let mut in_order = Vec::new();
     let mut rest = data;
@@ -64,19 +84,9 @@ pub fn rtp_video(data: &[u8]) -> usize {
         );
         reorder.expire(now, &mut in_order);
         reorder.push(sequence, now, packet, &mut in_order);
-        for (sequence, timestamp, marker, payload) in in_order.drain(..) {
-            if let Assembled::Complete(unit) = assembler.push(sequence, timestamp, marker, &payload)
-            {
-                assert!(!unit.is_empty());
-                assert!(
-                    unit.len() <= 3 * data.len(),
-                    "{} bytes from {}",
-                    unit.len(),
-                    data.len()
-                );
-                whole += 1;
-            }
-        }
+        assemble(&mut in_order);
     }
+    reorder.expire(now + Duration::from_secs(1), &mut in_order);
+    assemble(&mut in_order);
     whole
 }

@@ -77,6 +77,10 @@ async fn jitter_that_reorders_packets_loses_no_picture() {
         report.video.packets_lost, 0,
         "a reordered packet was given up"
     );
+    assert_eq!(
+        report.video.frames_lost, 0,
+        "a picture was lost, the first keyframe's included"
+    );
     assert!(
         decoded_share(&report) >= 0.9,
         "{:.2}",

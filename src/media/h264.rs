@@ -215,26 +215,43 @@ impl AccessUnitAssembler {
     }
 }
 
+const SEQUENCE_PARAMETERS: u8 = 7;
+const STAP_A: u8 = 24;
+
+/// Whether a packet carries a sequence parameter set, alone or aggregated: a keyframe and the
+/// start from which a stream can be decoded.
+pub fn carries_sequence_parameters(payload: &[u8]) -> bool {
+    match payload.first().map(|b| b & 0x1f) {
+        Some(SEQUENCE_PARAMETERS) => true,
+        Some(STAP_A) => stap_a_units(&payload[1..]).is_some_and(|units| {
+            units
+                .iter()
+                .any(|u| u.first().is_some_and(|b| b & 0x1f == SEQUENCE_PARAMETERS))
+        }),
+        _ => false,
+    }
+}
+
 /// Whether an aggregation packet (STAP-A, NAL type 24) ends exactly after its last unit. The
 /// depacketizer indexes past the end of one with a stray byte after its units (found by the
 /// `rtp_video` fuzz target): such a packet is damaged, like any other malformed one.
 fn stap_a_lengths_fit(payload: &[u8]) -> bool {
-    const STAP_A: u8 = 24;
-    if payload.first().is_none_or(|b| b & 0x1f != STAP_A) {
-        return true;
-    }
-    let mut rest = &payload[1..];
+    payload.first().is_none_or(|b| b & 0x1f != STAP_A) || stap_a_units(&payload[1..]).is_some()
+}
+
+/// The units of an aggregation packet's body (each after its 16-bit length), or None when the
+/// lengths do not add up to the body.
+fn stap_a_units(mut rest: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut units = Vec::new();
     while !rest.is_empty() {
-        let [high, low, units @ ..] = rest else {
-            return false;
+        let [high, low, after_length @ ..] = rest else {
+            return None;
         };
         let length = usize::from(u16::from_be_bytes([*high, *low]));
-        let Some(after) = units.get(length..) else {
-            return false;
-        };
-        rest = after;
+        units.push(after_length.get(..length)?);
+        rest = &after_length[length..];
     }
-    true
+    Some(units)
 }
 
 #[cfg(test)]
@@ -294,6 +311,31 @@ mod tests {
         encoder.force_keyframe();
         let k = encoder.encode(&frame(2, 64, 48)).unwrap().unwrap();
         assert!(k.keyframe);
+    }
+
+    #[test]
+    fn a_keyframe_starts_with_its_sequence_parameters_and_a_later_picture_does_not() {
+        use rtc::rtp::codec::h264::H264Payloader;
+        use rtc::rtp::packetizer::Payloader;
+        let settings = EncoderSettings {
+            width: 64,
+            height: 48,
+            fps: 15,
+            bitrate_kbps: 500,
+            keyframe_interval_s: 60,
+        };
+        let mut encoder = H264Encoder::new(&settings).unwrap();
+        let mut payloader = H264Payloader::default();
+        let mut packets = |id| {
+            let encoded = encoder.encode(&frame(id, 64, 48)).unwrap().unwrap();
+            payloader.payload(1200, &Bytes::from(encoded.data)).unwrap()
+        };
+        let keyframe = packets(0);
+        assert!(carries_sequence_parameters(&keyframe[0]));
+        assert!(!keyframe[1..].iter().any(|p| carries_sequence_parameters(p)));
+        assert!(!packets(1).iter().any(|p| carries_sequence_parameters(p)));
+        assert!(carries_sequence_parameters(&[0x67, 0x42]));
+        assert!(!carries_sequence_parameters(&[0x18, 0x00, 0x05, 0x67]));
     }
 
     fn single_nal(byte: u8) -> Bytes {

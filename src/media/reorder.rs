@@ -3,6 +3,10 @@
 //! arrives (overtaken on the way, or resent after a NACK) or has been waited for long enough,
 //! and only then is it given up as lost. After an outage (nothing arrived for longer than the
 //! wait) the gap is given up at once: what was sent during it is too old to show.
+//!
+//! The stream begins at a packet it can be decoded from (a keyframe's first): until one
+//! arrives, packets are held, so the first keyframe overtaken by its own tail on the way is
+//! still put together whole. With none within the wait, the lowest packet held begins it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,6 +25,10 @@ pub struct ReorderCounts {
 pub struct Reorder<T> {
     wait: Duration,
     capacity: usize,
+    /// Whether the stream can be decoded from this packet on.
+    opens: fn(&T) -> bool,
+    /// Whether a packet has been passed on: until then `next` is the lowest packet held.
+    begun: bool,
     /// The extended sequence number to pass on next.
     next: Option<u64>,
     /// Packets after a gap, by extended sequence number, with their arrival instants.
@@ -31,11 +39,14 @@ pub struct Reorder<T> {
 }
 
 impl<T> Reorder<T> {
-    /// Holds packets after a gap for up to `wait`, and at most `capacity` of them.
-    pub fn new(wait: Duration, capacity: usize) -> Self {
+    /// Holds packets after a gap for up to `wait`, and at most `capacity` of them; the stream
+    /// begins at the first packet that `opens` says it can be decoded from.
+    pub fn new(wait: Duration, capacity: usize, opens: fn(&T) -> bool) -> Self {
         Reorder {
             wait,
             capacity: capacity.max(1),
+            opens,
+            begun: false,
             next: None,
             held: BTreeMap::new(),
             last_arrival: None,
@@ -46,6 +57,9 @@ impl<T> Reorder<T> {
     /// Takes one packet; whatever is now in order is appended to `out`.
     pub fn push(&mut self, sequence: u16, now: Instant, packet: T, out: &mut Vec<T>) {
         let number = self.extend(sequence);
+        if !self.begun {
+            return self.push_before_beginning(number, now, packet, out);
+        }
         let next = *self.next.get_or_insert(number);
         if number < next || self.held.contains_key(&number) {
             self.counts.late += 1;
@@ -71,6 +85,26 @@ impl<T> Reorder<T> {
         }
     }
 
+    fn push_before_beginning(&mut self, number: u64, now: Instant, packet: T, out: &mut Vec<T>) {
+        if self.held.contains_key(&number) {
+            self.counts.late += 1;
+            return;
+        }
+        self.last_arrival = Some(now);
+        let opens = (self.opens)(&packet);
+        self.held.insert(number, (now, packet));
+        self.next = Some(self.next.map_or(number, |lowest| lowest.min(number)));
+        if opens {
+            // What was sent before it cannot be decoded without an earlier keyframe.
+            let from_opening = self.held.split_off(&number);
+            self.counts.lost += std::mem::replace(&mut self.held, from_opening).len() as u64;
+            self.next = Some(number);
+            self.skip_gap(out);
+        } else if self.held.len() > self.capacity {
+            self.skip_gap(out);
+        }
+    }
+
     /// When the oldest gap will have been waited for long enough.
     pub fn deadline(&self) -> Option<Instant> {
         self.held
@@ -85,11 +119,13 @@ impl<T> Reorder<T> {
         }
     }
 
-    /// Passes on the held packets after the first gap, counting the gap as lost.
+    /// Passes on the held packets after the first gap, counting the gap as lost (before the
+    /// beginning, there is no gap: `next` is the lowest held).
     fn skip_gap(&mut self, out: &mut Vec<T>) {
         let (Some(next), Some(&first)) = (self.next, self.held.keys().next()) else {
             return;
         };
+        self.begun = true;
         self.counts.lost += first - next;
         self.next = Some(first);
         self.release_in_order(out);
@@ -124,7 +160,7 @@ mod tests {
 
     fn run(arrivals: &[(u16, u64)], until_ms: u64) -> (Vec<u16>, ReorderCounts) {
         let start = Instant::now();
-        let mut reorder = Reorder::new(WAIT, 64);
+        let mut reorder = Reorder::new(WAIT, 64, |_| true);
         let mut out = Vec::new();
         for &(sequence, at_ms) in arrivals {
             let now = start + Duration::from_millis(at_ms);
@@ -137,7 +173,7 @@ mod tests {
 
     #[test]
     fn packets_in_order_go_straight_through() {
-        let mut reorder = Reorder::new(WAIT, 64);
+        let mut reorder = Reorder::new(WAIT, 64, |_| true);
         let mut out = Vec::new();
         for sequence in [65534, 65535, 0, 1] {
             reorder.push(sequence, Instant::now(), sequence, &mut out);
@@ -167,7 +203,7 @@ mod tests {
     #[test]
     fn a_gap_is_given_up_once_waited_for_and_not_before() {
         let start = Instant::now();
-        let mut reorder = Reorder::new(WAIT, 64);
+        let mut reorder = Reorder::new(WAIT, 64, |_| true);
         let mut out = Vec::new();
         reorder.push(1, start, 1, &mut out);
         reorder.push(3, start, 3, &mut out);
@@ -191,6 +227,55 @@ mod tests {
         let (out, counts) = run(&[(1, 0), (1, 5), (3, 10), (3, 15), (2, 20)], 1000);
         assert_eq!(out, [1, 2, 3]);
         assert_eq!(counts.late, 2);
+    }
+
+    /// The stream's keyframe begins at packet 10.
+    fn from_ten(arrivals: &[(u16, u64)], until_ms: u64) -> (Vec<u16>, ReorderCounts) {
+        let start = Instant::now();
+        let mut reorder = Reorder::new(WAIT, 64, |&sequence| sequence == 10);
+        let mut out = Vec::new();
+        for &(sequence, at_ms) in arrivals {
+            let now = start + Duration::from_millis(at_ms);
+            reorder.expire(now, &mut out);
+            reorder.push(sequence, now, sequence, &mut out);
+        }
+        reorder.expire(start + Duration::from_millis(until_ms), &mut out);
+        (out, reorder.counts)
+    }
+
+    #[test]
+    fn a_keyframe_overtaken_by_its_tail_begins_the_stream_whole() {
+        let (out, counts) = from_ten(&[(11, 0), (12, 5), (10, 20), (13, 30)], 30);
+        assert_eq!(out, [10, 11, 12, 13]);
+        assert_eq!(counts, ReorderCounts::default());
+    }
+
+    #[test]
+    fn a_stream_opened_at_once_waits_for_nothing() {
+        let start = Instant::now();
+        let mut reorder = Reorder::new(WAIT, 64, |&sequence| sequence == 10);
+        let mut out = Vec::new();
+        reorder.push(10, start, 10, &mut out);
+        assert_eq!(out, [10]);
+        assert_eq!(reorder.deadline(), None);
+    }
+
+    #[test]
+    fn packets_sent_before_the_keyframe_are_given_up() {
+        let (out, counts) = from_ten(&[(8, 0), (9, 1), (10, 2), (11, 3)], 3);
+        assert_eq!(out, [10, 11]);
+        assert_eq!(counts.lost, 2);
+    }
+
+    #[test]
+    fn without_a_keyframe_the_lowest_packet_begins_the_stream_after_the_wait() {
+        // Waited for from the arrival of the lowest.
+        let arrivals = [(21, 0), (20, 5), (23, 10)];
+        let (out, _) = from_ten(&arrivals, 104);
+        assert!(out.is_empty(), "released before the wait: {out:?}");
+        let (out, counts) = from_ten(&arrivals, 105);
+        assert_eq!(out, [20, 21], "23 waits for 22 as after any gap");
+        assert_eq!(counts.lost, 0);
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub struct Relay {
     started: Instant,
     video_payload_type: u8,
     /// For each real address, the relay socket that stands in for it.
-    stand_ins: Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, super::Side)>>,
+    stand_ins: Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>,
     deliveries: UnboundedSender<Delivery>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub counts: Arc<RelayCounts>,
@@ -126,7 +126,7 @@ impl Relay {
         self.stand_ins
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(real, (socket.clone(), side));
+            .insert(real, socket.clone());
         let relay = Arc::downgrade(self);
         // Each direction draws from its own seeded sequence.
         let mut rng = StdRng::seed_from_u64(
@@ -161,7 +161,7 @@ impl Relay {
             .unwrap_or_else(|e| e.into_inner())
             .get(&source)
         {
-            Some((socket, _)) => socket.clone(),
+            Some(socket) => socket.clone(),
             // Not from a connection of this call.
             None => return,
         };

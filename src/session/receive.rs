@@ -5,9 +5,11 @@ use crate::audio::AudioSink;
 use crate::camera::pattern::Pattern;
 use crate::display::VideoSink;
 use crate::media::frame::psnr;
-use crate::media::h264::{AccessUnitAssembler, Assembled, H264Decoder};
+use crate::media::h264::{
+    AccessUnitAssembler, Assembled, H264Decoder, carries_sequence_parameters,
+};
 use crate::media::opus::OpusDecoder;
-use crate::media::reorder::Reorder;
+use crate::media::reorder::{Reorder, ReorderCounts};
 use crate::rtc::RtpPacket;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -51,8 +53,11 @@ pub(super) fn decode_video(
         assembler: AccessUnitAssembler::default(),
         last_request: None,
     };
-    let mut reorder = Reorder::new(REORDER_WAIT, REORDER_CAPACITY);
+    let mut reorder = Reorder::new(REORDER_WAIT, REORDER_CAPACITY, |p: &RtpPacket| {
+        carries_sequence_parameters(&p.payload)
+    });
     let mut in_order = Vec::new();
+    let mut reported = ReorderCounts::default();
     while shared.running() {
         let wait = reorder.deadline().map_or(POLL, |due| {
             due.saturating_duration_since(Instant::now()).min(POLL)
@@ -69,7 +74,10 @@ pub(super) fn decode_video(
         for packet in in_order.drain(..) {
             receiver.packet(packet);
         }
-        shared.meter.reordering(reorder.counts);
+        if reorder.counts != reported {
+            reported = reorder.counts;
+            shared.meter.reordering(reported);
+        }
     }
     if let Some(mut sink) = receiver.sink
         && let Err(e) = sink.finish()

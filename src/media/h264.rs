@@ -273,16 +273,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn encode_then_decode_gives_the_picture_back() {
-        let settings = EncoderSettings {
+    /// A 64x48@15 encoder with a keyframe every `keyframe_interval_s`.
+    fn small_encoder(keyframe_interval_s: u32) -> H264Encoder {
+        H264Encoder::new(&EncoderSettings {
             width: 64,
             height: 48,
             fps: 15,
             bitrate_kbps: 500,
-            keyframe_interval_s: 2,
-        };
-        let mut encoder = H264Encoder::new(&settings).unwrap();
+            keyframe_interval_s,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn encode_then_decode_gives_the_picture_back() {
+        let mut encoder = small_encoder(2);
         let mut decoder = H264Decoder::new().unwrap();
         let source = frame(0, 64, 48);
         let encoded = encoder
@@ -297,14 +302,7 @@ mod tests {
 
     #[test]
     fn a_forced_keyframe_follows_a_request() {
-        let settings = EncoderSettings {
-            width: 64,
-            height: 48,
-            fps: 15,
-            bitrate_kbps: 500,
-            keyframe_interval_s: 60,
-        };
-        let mut encoder = H264Encoder::new(&settings).unwrap();
+        let mut encoder = small_encoder(60);
         encoder.encode(&frame(0, 64, 48)).unwrap();
         let p = encoder.encode(&frame(1, 64, 48)).unwrap().unwrap();
         assert!(!p.keyframe);
@@ -317,14 +315,7 @@ mod tests {
     fn a_keyframe_starts_with_its_sequence_parameters_and_a_later_picture_does_not() {
         use rtc::rtp::codec::h264::H264Payloader;
         use rtc::rtp::packetizer::Payloader;
-        let settings = EncoderSettings {
-            width: 64,
-            height: 48,
-            fps: 15,
-            bitrate_kbps: 500,
-            keyframe_interval_s: 60,
-        };
-        let mut encoder = H264Encoder::new(&settings).unwrap();
+        let mut encoder = small_encoder(60);
         let mut payloader = H264Payloader::default();
         let mut packets = |id| {
             let encoded = encoder.encode(&frame(id, 64, 48)).unwrap().unwrap();

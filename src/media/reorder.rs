@@ -158,9 +158,23 @@ mod tests {
 
     const WAIT: Duration = Duration::from_millis(100);
 
+    /// Every packet can begin the stream.
     fn run(arrivals: &[(u16, u64)], until_ms: u64) -> (Vec<u16>, ReorderCounts) {
+        run_opening(arrivals, until_ms, |_| true)
+    }
+
+    /// The stream's keyframe begins at packet 10.
+    fn from_ten(arrivals: &[(u16, u64)], until_ms: u64) -> (Vec<u16>, ReorderCounts) {
+        run_opening(arrivals, until_ms, |&sequence| sequence == 10)
+    }
+
+    fn run_opening(
+        arrivals: &[(u16, u64)],
+        until_ms: u64,
+        opens: fn(&u16) -> bool,
+    ) -> (Vec<u16>, ReorderCounts) {
         let start = Instant::now();
-        let mut reorder = Reorder::new(WAIT, 64, |_| true);
+        let mut reorder = Reorder::new(WAIT, 64, opens);
         let mut out = Vec::new();
         for &(sequence, at_ms) in arrivals {
             let now = start + Duration::from_millis(at_ms);
@@ -227,20 +241,6 @@ mod tests {
         let (out, counts) = run(&[(1, 0), (1, 5), (3, 10), (3, 15), (2, 20)], 1000);
         assert_eq!(out, [1, 2, 3]);
         assert_eq!(counts.late, 2);
-    }
-
-    /// The stream's keyframe begins at packet 10.
-    fn from_ten(arrivals: &[(u16, u64)], until_ms: u64) -> (Vec<u16>, ReorderCounts) {
-        let start = Instant::now();
-        let mut reorder = Reorder::new(WAIT, 64, |&sequence| sequence == 10);
-        let mut out = Vec::new();
-        for &(sequence, at_ms) in arrivals {
-            let now = start + Duration::from_millis(at_ms);
-            reorder.expire(now, &mut out);
-            reorder.push(sequence, now, sequence, &mut out);
-        }
-        reorder.expire(start + Duration::from_millis(until_ms), &mut out);
-        (out, reorder.counts)
     }
 
     #[test]

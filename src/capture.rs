@@ -6,6 +6,7 @@ use crate::audio::{self, AudioError};
 use crate::camera::pattern::Pattern;
 use crate::camera::{self, CameraError, VideoFormat};
 use crate::config::Config;
+use crate::display::screen::Feed;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::queue::DropOldest;
 use std::sync::Arc;
@@ -50,7 +51,12 @@ pub enum MediaError {
 pub type OnFailure = Arc<dyn Fn(MediaError) + Send + Sync>;
 
 impl LocalStream {
-    pub fn open(config: &Config, on_failure: OnFailure) -> Result<LocalStream, MediaError> {
+    /// Opens the camera and microphone; every frame is also shown on `screen`, if there is one.
+    pub fn open(
+        config: &Config,
+        on_failure: OnFailure,
+        screen: Option<Feed>,
+    ) -> Result<LocalStream, MediaError> {
         let video_source = camera::open(&config.camera)?;
         let audio_xruns = Arc::new(AtomicU64::new(0));
         let audio_source = audio::open_microphone(&config.audio, audio_xruns.clone())?;
@@ -71,6 +77,11 @@ impl LocalStream {
             video.clone(),
             on_failure.clone(),
             |s| s.next_frame().map_err(MediaError::from),
+            move |frame| {
+                if let Some(screen) = &screen {
+                    screen.local(frame);
+                }
+            },
         )];
         let audio = audio_source.map(|source| {
             let queue = Arc::new(DropOldest::new(AUDIO_QUEUE));
@@ -80,6 +91,7 @@ impl LocalStream {
                 queue.clone(),
                 on_failure.clone(),
                 |s| s.next_block().map_err(MediaError::from),
+                |_| {},
             ));
             queue
         });
@@ -112,13 +124,17 @@ fn spawn_reader<S: ?Sized + Send + 'static, T: Send + 'static>(
     queue: Arc<DropOldest<T>>,
     on_failure: OnFailure,
     read: fn(&mut S) -> Result<T, MediaError>,
+    show: impl Fn(&T) + Send + 'static,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
             while !queue.is_closed() {
                 match read(&mut source) {
-                    Ok(item) => queue.push(item),
+                    Ok(item) => {
+                        show(&item);
+                        queue.push(item);
+                    }
                     Err(e) => {
                         on_failure(e);
                         return;

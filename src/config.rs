@@ -90,6 +90,11 @@ pub struct OutputConfig {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum VideoOutput {
+    /// The screen on a DRM/KMS card: the one named, else the first with a screen connected.
+    Drm(Option<PathBuf>),
+    /// The screen through a framebuffer device.
+    Fb(PathBuf),
+    /// The remote pictures of each call, to a file.
     Y4m(PathBuf),
     None,
 }
@@ -291,7 +296,14 @@ impl Config {
             output: OutputConfig {
                 video: output.sink(
                     "video",
-                    &[("y4m", "PATH", |p| VideoOutput::Y4m(p.into()))],
+                    &[
+                        ("drm", "", |_| VideoOutput::Drm(None)),
+                        ("drm", "/dev/dri/cardN", |p| {
+                            VideoOutput::Drm(Some(p.into()))
+                        }),
+                        ("fb", "/dev/fbN", |p| VideoOutput::Fb(p.into())),
+                        ("y4m", "PATH", |p| VideoOutput::Y4m(p.into())),
+                    ],
                     VideoOutput::None,
                 )?,
                 audio: output.sink(

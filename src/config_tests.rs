@@ -33,6 +33,23 @@ fn values_are_read_into_their_types() {
 }
 
 #[test]
+fn the_screen_is_a_drm_card_the_first_one_connected_or_a_framebuffer() {
+    let video = |spec: &str| {
+        Config::parse(&format!("[output]\nvideo = \"{spec}\"\n"))
+            .map(|c| c.output.video)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(video("drm"), Ok(VideoOutput::Drm(None)));
+    assert_eq!(
+        video("drm:/dev/dri/card1"),
+        Ok(VideoOutput::Drm(Some("/dev/dri/card1".into())))
+    );
+    assert_eq!(video("fb:/dev/fb0"), Ok(VideoOutput::Fb("/dev/fb0".into())));
+    assert!(video("drm:").unwrap_err().contains("output.video"));
+    assert!(video("fb").unwrap_err().contains("\"fb:/dev/fbN\""));
+}
+
+#[test]
 fn errors_name_the_key_the_value_and_what_is_allowed() {
     assert_eq!(
         error("[camera]\nwidth = \"wide\"\n"),
@@ -48,7 +65,7 @@ fn errors_name_the_key_the_value_and_what_is_allowed() {
     );
     assert_eq!(
         error("[output]\nvideo = \"y4m:\"\n"),
-        "config error: output.video = \"y4m:\": expected \"y4m:PATH\" or \"none\""
+        "config error: output.video = \"y4m:\": expected \"drm\", \"drm:/dev/dri/cardN\", \"fb:/dev/fbN\", \"y4m:PATH\" or \"none\""
     );
     assert_eq!(
         error("[camera]\nwidht = 320\n"),

@@ -65,7 +65,7 @@ fn every_config_error_is_one_line_naming_the_key_with_exit_code_2() {
         ),
         (
             "[output]\nvideo = \"screen\"\n",
-            "output.video = \"screen\": expected \"y4m:PATH\" or \"none\"",
+            "output.video = \"screen\": expected \"drm\", \"drm:/dev/dri/cardN\", \"fb:/dev/fbN\", \"y4m:PATH\" or \"none\"",
         ),
         (
             "[output]\naudio = \"wav:\"\n",

@@ -186,7 +186,8 @@ impl<'a> Section<'a> {
             .unwrap_or_else(|| PathBuf::from(default)))
     }
 
-    /// A sink written as `"KIND:WHERE"` (one of `kinds`) or `"none"`, the default.
+    /// A sink written as `"KIND:WHERE"` (one of `kinds`; a kind with no WHERE stands alone) or
+    /// `"none"`, the default.
     pub(super) fn sink<T>(
         &self,
         key: &str,
@@ -199,14 +200,20 @@ impl<'a> Section<'a> {
         }
         kinds
             .iter()
-            .find_map(|(kind, _, make)| {
+            .find_map(|(kind, what, make)| {
+                if what.is_empty() {
+                    return (spec == *kind).then(|| make(""));
+                }
                 let rest = spec.strip_prefix(kind)?.strip_prefix(':')?;
                 (!rest.is_empty()).then(|| make(rest))
             })
             .ok_or_else(|| {
                 let forms: Vec<String> = kinds
                     .iter()
-                    .map(|(kind, what, _)| format!("\"{kind}:{what}\""))
+                    .map(|(kind, what, _)| match *what {
+                        "" => format!("\"{kind}\""),
+                        what => format!("\"{kind}:{what}\""),
+                    })
                     .collect();
                 self.invalid(
                     key,

@@ -18,6 +18,7 @@ use crate::audio;
 use crate::capture::LocalStream;
 use crate::config::Config;
 use crate::display;
+use crate::display::screen::Feed;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::h264::EncoderSettings;
 use crate::media::queue::{DropOldest, QueueCounts};
@@ -127,11 +128,12 @@ impl CallSession {
         local: &LocalStream,
         notes: UnboundedSender<PeerNote>,
         notify: Notify,
+        screen: Option<&Feed>,
     ) -> Result<CallSession, SessionError> {
         let started = Instant::now();
         let output = |e: &dyn std::fmt::Display| SessionError::Output(e.to_string());
-        let video_sink =
-            display::open(&config.output.video, local.format.fps).map_err(|e| output(&e))?;
+        let video_sink = display::open(&config.output.video, local.format.fps, screen)
+            .map_err(|e| output(&e))?;
         let speaker_underruns = Arc::new(AtomicU64::new(0));
         let audio_sink = audio::open_speaker(&config.output.audio, speaker_underruns.clone())
             .map_err(|e| output(&e))?;

@@ -2,9 +2,16 @@
 //! call's session. Buttons, the control socket, the peer connections, the media threads and
 //! signals all send it [`Input`]s; it feeds them to [`Call`] and carries out the commands.
 
+mod reload;
+
 use crate::call::{Call, Command, Event, LedPattern, State};
 use crate::capture::{LocalStream, MediaError};
 use crate::config::Config;
+use crate::display::{
+    self,
+    screen::Screen,
+    status::{Figures, StatusLine},
+};
 use crate::rtc::PeerNote;
 use crate::session::{CallSession, SessionError, SessionNote};
 use crate::stats::CallReport;
@@ -102,6 +109,8 @@ pub fn spawn(config: Config) -> DaemonHandle {
     let (state_tx, state) = watch::channel(State::Starting);
     let (led_tx, led) = watch::channel(State::Starting.led());
     let daemon = Daemon {
+        screen: display::open_screen(&config.output.video),
+        figures: None,
         config,
         inputs: inputs.clone(),
         state: state_tx,
@@ -126,6 +135,10 @@ pub fn spawn(config: Config) -> DaemonHandle {
 
 struct Daemon {
     config: Config,
+    /// The board's screen, if `[output] video` names one camloop could have.
+    screen: Option<Screen>,
+    /// The call's figures at its last summary, for the screen's status line.
+    figures: Option<Figures>,
     inputs: UnboundedSender<Input>,
     state: watch::Sender<State>,
     led: watch::Sender<LedPattern>,
@@ -198,7 +211,9 @@ impl Daemon {
             };
             if call.state() == State::Connected && Instant::now() >= self.next_summary {
                 if let Some(session) = &self.session {
-                    trace::info(&session.report().await.summary());
+                    let report = session.report().await;
+                    trace::info(&report.summary());
+                    self.figures = Some(Figures::of(&report));
                 }
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
@@ -215,6 +230,7 @@ impl Daemon {
             // Published once the commands are carried out: whoever sees Ready may rely on the
             // last call's connections being closed and its report written.
             self.state.send_replace(call.state());
+            self.show_status(call.state());
             if exit {
                 break;
             }
@@ -225,33 +241,17 @@ impl Daemon {
         self.last_report
     }
 
-    /// Takes a new configuration: the call's timeouts and the next call's encoder, outputs and
-    /// report at once, the camera and microphone through the state machine. What was opened at
-    /// start (buttons, LED, control socket, log level) stays until camloop restarts.
-    fn reload(&mut self, new: Config, call: &mut Call) -> Option<Event> {
-        let old = &self.config;
-        let fixed = [
-            ("[buttons]", old.buttons != new.buttons),
-            ("[led]", old.led != new.led),
-            ("[control] socket", old.control_socket != new.control_socket),
-            ("[log] level", old.log_level != new.log_level),
-        ];
-        let kept: Vec<String> = fixed
-            .iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(name, _)| name.to_string())
-            .collect();
-        if !kept.is_empty() {
-            log::warn!(
-                "configuration reloaded; {} changed and take effect when camloop restarts",
-                kept.join(", ")
-            );
+    fn show_status(&mut self, state: State) {
+        if state != State::Connected {
+            self.figures = None;
         }
-        let media_changed = old.camera != new.camera || old.audio != new.audio;
-        call.retime(new.call.connect_timeout, new.camera.retry);
-        self.config = new;
-        trace::info("Configuration reloaded");
-        media_changed.then_some(Event::MediaChanged)
+        if let Some(screen) = &self.screen {
+            screen.feed().status(StatusLine {
+                state: state.name(),
+                figures: self.figures,
+                last_error: self.last_error.clone(),
+            });
+        }
     }
 
     fn peer_note(&mut self, note: PeerNote) -> Option<Event> {
@@ -308,6 +308,7 @@ impl Daemon {
         let old = self.local.take();
         let config = self.config.clone();
         let inputs = self.inputs.clone();
+        let screen = self.screen.as_ref().map(Screen::feed);
         tokio::task::spawn_blocking(move || {
             if let Some(old) = old {
                 old.close();
@@ -316,7 +317,7 @@ impl Daemon {
             let on_failure = Arc::new(move |why: MediaError| {
                 let _ = lost.send(Input::MediaLost(n, why));
             });
-            let opened = LocalStream::open(&config, on_failure);
+            let opened = LocalStream::open(&config, on_failure, screen);
             // The daemon has exited: nobody will close this stream but us.
             if let Err(SendError(Input::MediaOpened(_, Ok(orphan)))) =
                 inputs.send(Input::MediaOpened(n, opened))
@@ -348,7 +349,8 @@ impl Daemon {
         let notify = Arc::new(move |note| {
             let _ = inputs.send(Input::Session(n, note));
         });
-        match CallSession::start(&self.config, local, notes_tx, notify).await {
+        let screen = self.screen.as_ref().map(Screen::feed);
+        match CallSession::start(&self.config, local, notes_tx, notify, screen.as_ref()).await {
             Ok(session) => {
                 self.session = Some(session);
                 self.report_path = self.config.stats.report.clone();

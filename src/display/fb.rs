@@ -1,0 +1,185 @@
+//! The Linux framebuffer (`/dev/fb0`), for boards without KMS: the Pi firmware's framebuffer,
+//! `simple-framebuffer`, or a DRM driver's fbdev emulation. Each picture is drawn off screen and
+//! copied in whole rows, so a half-drawn picture is never shown (the framebuffer has no flip).
+
+use super::DisplayError;
+use super::draw::{BYTES_PER_PIXEL, Canvas};
+use super::screen::Surface;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
+const FBIOGET_FSCREENINFO: libc::c_ulong = 0x4602;
+
+/// `struct fb_bitfield` of `<linux/fb.h>`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct Bitfield {
+    offset: u32,
+    length: u32,
+    msb_right: u32,
+}
+
+/// `struct fb_var_screeninfo`.
+#[repr(C)]
+#[derive(Default)]
+struct VarScreenInfo {
+    xres: u32,
+    yres: u32,
+    xres_virtual: u32,
+    yres_virtual: u32,
+    xoffset: u32,
+    yoffset: u32,
+    bits_per_pixel: u32,
+    grayscale: u32,
+    red: Bitfield,
+    green: Bitfield,
+    blue: Bitfield,
+    transp: Bitfield,
+    rest: [u32; 20],
+}
+
+/// `struct fb_fix_screeninfo`.
+#[repr(C)]
+#[derive(Default)]
+struct FixScreenInfo {
+    id: [u8; 16],
+    smem_start: libc::c_ulong,
+    smem_len: u32,
+    kind: u32,
+    type_aux: u32,
+    visual: u32,
+    xpanstep: u16,
+    ypanstep: u16,
+    ywrapstep: u16,
+    line_length: u32,
+    mmio_start: libc::c_ulong,
+    mmio_len: u32,
+    accel: u32,
+    capabilities: u16,
+    reserved: [u16; 2],
+}
+
+pub struct FbSurface {
+    path: PathBuf,
+    _device: std::fs::File,
+    mapping: *mut u8,
+    length: usize,
+    stride: usize,
+    width: usize,
+    height: usize,
+    back: Vec<u8>,
+}
+
+// SAFETY: the mapping is owned by this surface alone and used only through `&mut self`.
+unsafe impl Send for FbSurface {}
+
+impl FbSurface {
+    pub fn open(path: &Path) -> Result<FbSurface, DisplayError> {
+        let error = |reason: String| DisplayError::new(path.display(), reason);
+        let device = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                error(format!(
+                    "cannot open the framebuffer: {e} (is the user in the video group?)"
+                ))
+            })?;
+        let fd = device.as_raw_fd();
+        let mut var = VarScreenInfo::default();
+        let mut fix = FixScreenInfo::default();
+        // SAFETY: both ioctls fill the structs, laid out as <linux/fb.h> has them, on our fd.
+        let read = unsafe {
+            libc::ioctl(fd, FBIOGET_VSCREENINFO as _, &mut var) == 0
+                && libc::ioctl(fd, FBIOGET_FSCREENINFO as _, &mut fix) == 0
+        };
+        if !read {
+            let e = std::io::Error::last_os_error();
+            return Err(error(format!("not a framebuffer: {e}")));
+        }
+        let xrgb = var.bits_per_pixel == 32
+            && (var.red.offset, var.green.offset, var.blue.offset) == (16, 8, 0);
+        if !xrgb {
+            return Err(error(format!(
+                "{} bits per pixel with red at bit {}: camloop draws 32-bit XRGB (on a Pi, set \
+                 framebuffer_depth=32 in config.txt)",
+                var.bits_per_pixel, var.red.offset
+            )));
+        }
+        let (width, height) = (var.xres as usize, var.yres as usize);
+        let stride = fix.line_length as usize;
+        let length = fix.smem_len as usize;
+        if width == 0 || stride < width * BYTES_PER_PIXEL || length < stride * height {
+            return Err(error(format!(
+                "a {width}x{height} mode in {length} bytes of {stride}-byte rows does not add up"
+            )));
+        }
+        // SAFETY: maps the device's memory, `length` bytes as the driver reported; unmapped
+        // in Drop.
+        let mapping = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if mapping == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            return Err(error(format!("cannot map the framebuffer: {e}")));
+        }
+        Ok(FbSurface {
+            path: path.to_path_buf(),
+            _device: device,
+            mapping: mapping.cast(),
+            length,
+            stride,
+            width,
+            height,
+            back: vec![0; width * height * BYTES_PER_PIXEL],
+        })
+    }
+}
+
+impl Surface for FbSurface {
+    fn describe(&self) -> String {
+        format!(
+            "framebuffer {} {}x{}",
+            self.path.display(),
+            self.width,
+            self.height
+        )
+    }
+
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError> {
+        let row = self.width * BYTES_PER_PIXEL;
+        draw(&mut Canvas {
+            pixels: &mut self.back,
+            stride: row,
+            width: self.width,
+            height: self.height,
+        });
+        // SAFETY: the mapping is `length` bytes, at least `stride * height` (checked at open).
+        let screen = unsafe { std::slice::from_raw_parts_mut(self.mapping, self.length) };
+        for (y, source) in self.back.chunks_exact(row).enumerate() {
+            screen[y * self.stride..][..row].copy_from_slice(source);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FbSurface {
+    fn drop(&mut self) {
+        // SAFETY: unmaps what `open` mapped, once.
+        unsafe {
+            libc::munmap(self.mapping.cast(), self.length);
+        }
+    }
+}

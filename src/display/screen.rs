@@ -1,0 +1,303 @@
+//! The board's screen, alive from start to exit: the local picture on the left, the remote one
+//! on the right and the status line, drawn by a thread of its own from what the [`Inbox`] was
+//! handed. Whatever shows it (DRM, the framebuffer, memory) is a [`Surface`].
+
+use super::draw::{BACKGROUND, Canvas, STATUS_HEIGHT, Scratch, prepare};
+use super::inbox::{Delivery, Inbox, Picture};
+use super::layout::{Layout, Rect, fit, split};
+use super::status::StatusLine;
+use super::{DisplayError, VideoSink};
+use crate::media::frame::Frame;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Something that shows a 32-bit XRGB picture of a fixed size.
+pub trait Surface: Send {
+    /// The device and mode, for the log.
+    fn describe(&self) -> String;
+    fn size(&self) -> (usize, usize);
+    /// Lets `draw` fill the next picture, then shows it.
+    fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError>;
+}
+
+/// How often the screen is redrawn with nothing new: keeps the status line current.
+const IDLE_REDRAW: Duration = Duration::from_millis(500);
+
+pub struct Screen {
+    inbox: Arc<Inbox>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Screen {
+    pub fn start(mut surface: Box<dyn Surface>) -> Screen {
+        log::info!("screen: {}", surface.describe());
+        let inbox = Arc::new(Inbox::default());
+        let taken = inbox.clone();
+        let thread = std::thread::Builder::new()
+            .name("screen".into())
+            .spawn(move || {
+                let (width, height) = surface.size();
+                let mut composer = Composer::new(split(width, height, STATUS_HEIGHT));
+                while let Some(delivery) = taken.take(IDLE_REDRAW) {
+                    composer.take(delivery);
+                    if let Err(e) = surface.present(&mut |canvas| composer.draw(canvas)) {
+                        log::warn!("{e}; camloop goes on without a screen");
+                        break;
+                    }
+                }
+            })
+            .expect("spawning the screen thread");
+        Screen {
+            inbox,
+            thread: Some(thread),
+        }
+    }
+
+    /// What the camera, the decoder and the daemon hand pictures and status to.
+    pub fn feed(&self) -> Feed {
+        Feed(self.inbox.clone())
+    }
+
+    /// Pictures replaced before the screen showed them.
+    pub fn dropped(&self) -> u64 {
+        self.inbox.dropped()
+    }
+}
+
+impl Drop for Screen {
+    /// Stops the thread; the surface it owned gives the screen back (DRM: the console).
+    fn drop(&mut self) {
+        self.inbox.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A handle on the screen's inbox. Every hand-over copies the picture and returns at once.
+#[derive(Clone)]
+pub struct Feed(Arc<Inbox>);
+
+impl Feed {
+    pub fn local(&self, frame: &Frame) {
+        self.0.local(Picture {
+            width: frame.width,
+            height: frame.height,
+            i420: frame.data.clone(),
+        });
+    }
+
+    pub fn status(&self, status: StatusLine) {
+        self.0.status(status);
+    }
+
+    /// A call's video sink that shows pc2's pictures on the right.
+    pub fn remote(&self) -> Box<dyn VideoSink> {
+        Box::new(RemoteSink(self.0.clone()))
+    }
+}
+
+struct RemoteSink(Arc<Inbox>);
+
+impl VideoSink for RemoteSink {
+    fn show(&mut self, width: usize, height: usize, i420: &[u8]) -> Result<(), DisplayError> {
+        self.0.remote(Picture {
+            width,
+            height,
+            i420: i420.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), DisplayError> {
+        Ok(())
+    }
+}
+
+/// The newest pictures, prepared for their places, and the status line.
+struct Composer {
+    layout: Layout,
+    local: Option<(Rect, Vec<u8>)>,
+    remote: Option<(Rect, Vec<u8>)>,
+    status: StatusLine,
+    scratch: Scratch,
+}
+
+impl Composer {
+    fn new(layout: Layout) -> Composer {
+        Composer {
+            layout,
+            local: None,
+            remote: None,
+            status: StatusLine {
+                state: "starting",
+                ..StatusLine::default()
+            },
+            scratch: Scratch::default(),
+        }
+    }
+
+    fn take(&mut self, delivery: Delivery) {
+        if let Some(status) = delivery.status {
+            if status.state != self.status.state {
+                // A picture from before the change may be stale (a camera gone, a call over);
+                // a live one is back with the next frame.
+                self.local = None;
+                self.remote = None;
+            }
+            self.status = status;
+        }
+        let mut place = |area: Rect, picture: Picture| {
+            let rect = fit(area, picture.width, picture.height);
+            (rect, prepare(&picture, rect, &mut self.scratch))
+        };
+        if let Some(picture) = delivery.local {
+            self.local = Some(place(self.layout.local, picture));
+        }
+        if let Some(picture) = delivery.remote
+            && self.status.state == "connected"
+        {
+            self.remote = Some(place(self.layout.remote, picture));
+        }
+    }
+
+    fn draw(&self, canvas: &mut Canvas) {
+        for (area, picture) in [
+            (self.layout.local, &self.local),
+            (self.layout.remote, &self.remote),
+        ] {
+            canvas.fill(area, BACKGROUND);
+            if let Some((rect, bgrx)) = picture
+                && bgrx.len() == rect.width * rect.height * 4
+            {
+                canvas.blit(*rect, bgrx);
+            }
+        }
+        let text = self.status.text(canvas.columns());
+        canvas.status(self.layout.status, &text);
+    }
+}
+
+/// A screen in memory: what the bench draws on when there is no display, and what tests read.
+pub struct MemorySurface {
+    width: usize,
+    height: usize,
+    pixels: Vec<u8>,
+    /// A copy of the last picture shown, when asked for.
+    shown: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl MemorySurface {
+    pub fn new(width: usize, height: usize) -> MemorySurface {
+        MemorySurface {
+            width,
+            height,
+            pixels: vec![0; width * height * 4],
+            shown: None,
+        }
+    }
+
+    /// Keeps a copy of every picture shown where the caller can read it.
+    pub fn watched(width: usize, height: usize) -> (MemorySurface, Arc<Mutex<Vec<u8>>>) {
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let mut surface = MemorySurface::new(width, height);
+        surface.shown = Some(shown.clone());
+        (surface, shown)
+    }
+}
+
+impl Surface for MemorySurface {
+    fn describe(&self) -> String {
+        format!("in memory, {}x{}", self.width, self.height)
+    }
+
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError> {
+        draw(&mut Canvas {
+            pixels: &mut self.pixels,
+            stride: self.width * 4,
+            width: self.width,
+            height: self.height,
+        });
+        if let Some(shown) = &self.shown {
+            shown
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone_from(&self.pixels);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn frame(width: usize, height: usize, luma: u8) -> Frame {
+        let mut data = vec![luma; width * height];
+        data.resize(Frame::i420_len(width, height), 128);
+        Frame {
+            id: 0,
+            captured: Instant::now(),
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// The pixel (B, G, R) at `x`, `y` of a 320x240 screen, once `check` holds for it.
+    fn wait_for(shown: &Mutex<Vec<u8>>, x: usize, y: usize, check: impl Fn([u8; 3]) -> bool) {
+        let began = Instant::now();
+        loop {
+            let pixels = shown.lock().unwrap().clone();
+            let at = (y * 320 + x) * 4;
+            let pixel = pixels.get(at..at + 3).map(|p| [p[0], p[1], p[2]]);
+            if pixel.is_some_and(&check) {
+                return;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "at {x},{y}: {pixel:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn local_on_the_left_remote_on_the_right_only_while_connected() {
+        let (surface, shown) = MemorySurface::watched(320, 240);
+        let screen = Screen::start(Box::new(surface));
+        let feed = screen.feed();
+        let white = |p: [u8; 3]| p.iter().all(|&c| c > 250);
+        let black = |p: [u8; 3]| p.iter().all(|&c| c < 5);
+        let empty = |p: [u8; 3]| p == [BACKGROUND[0], BACKGROUND[1], BACKGROUND[2]];
+        feed.status(StatusLine {
+            state: "ready",
+            ..StatusLine::default()
+        });
+        feed.local(&frame(160, 120, 235));
+        let mut remote = feed.remote();
+        remote.show(160, 120, &frame(160, 120, 16).data).unwrap();
+        wait_for(&shown, 80, 100, white);
+        wait_for(&shown, 240, 100, empty);
+        feed.status(StatusLine {
+            state: "connected",
+            ..StatusLine::default()
+        });
+        feed.local(&frame(160, 120, 235));
+        remote.show(160, 120, &frame(160, 120, 16).data).unwrap();
+        wait_for(&shown, 80, 100, white);
+        wait_for(&shown, 240, 100, black);
+        feed.status(StatusLine {
+            state: "ready",
+            ..StatusLine::default()
+        });
+        wait_for(&shown, 240, 100, empty);
+        drop(screen);
+    }
+}

@@ -6,7 +6,8 @@
 #      script checks the states go ready → connected → ready → connected and sends SIGTERM;
 # then the camera and sound card are taken away and given back:
 #   1. vivid not loaded at start: Error naming the camera; loaded: Ready within retry_s + 1 s;
-#   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end;
+#   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end, the
+#      screen (virtio-gpu through DRM) dumped by the host during the call and after Hangup;
 #   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
 #   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call.
 . /helpers.sh
@@ -20,6 +21,13 @@ error_names() {
     *"$1"*) ;;
     *) fail "the error does not name $1: $(last_error)" ;;
     esac
+}
+
+# Asks the host to take a picture of the screen, named $1, and waits until it has.
+screendump() {
+    mark "screendump $1"
+    host_says 60
+    [ "$word" = shot ] || fail "the host said \"$word\" to a screendump"
 }
 
 # Asks the host to press button $1 (CALL or HANGUP).
@@ -75,7 +83,8 @@ button_phase toggle
 
 # 1. The camera is missing at start.
 rmmod vivid || fail "cannot unload vivid"
-start_camloop /mnt/camloop.log --config /mnt/camloop.toml
+sed 's/^video = .*/video = "drm"/' /mnt/camloop.toml > /tmp/screen.toml
+start_camloop /mnt/camloop.log --config /tmp/screen.toml
 mark "control-socket-after $(since "$started")"
 wait_state error 20
 error_names vivid
@@ -91,9 +100,12 @@ call_connects
 mark "connected-after $took"
 arecord -q -D hw:Loopback,1,1 -f S16_LE -r 48000 -c 1 -d 3 /mnt/far.wav \
     || fail "arecord on hw:Loopback,1,1 failed"
+screendump connected
 sleep 2
 press HANGUP
 wait_state ready 20
+sleep 1
+screendump ready
 cp /mnt/stats.json /mnt/call.json
 ctl status > /mnt/status.json
 

@@ -37,6 +37,7 @@ impl Screen {
         let thread = std::thread::Builder::new()
             .name("screen".into())
             .spawn(move || {
+                lower_priority();
                 let (width, height) = surface.size();
                 let mut composer = Composer::new(split(width, height, STATUS_HEIGHT));
                 while let Some(delivery) = taken.take(IDLE_REDRAW) {
@@ -72,6 +73,23 @@ impl Drop for Screen {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Makes the calling thread yield to every other: the screen must never take the CPU the
+/// camera, the codecs and the sound need (on a board under load, a late picture on screen is
+/// harmless; a late audio period is a click).
+fn lower_priority() {
+    // SAFETY: plain system calls on the calling thread's own id.
+    let failed = unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, 19) != 0
+    };
+    if failed {
+        log::debug!(
+            "screen: cannot lower its priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -18,6 +18,7 @@ mod cpio;
 mod debs;
 mod image;
 mod panel;
+mod screen;
 mod tone;
 
 use crate::cross::{self, Target};

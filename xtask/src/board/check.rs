@@ -2,7 +2,7 @@
 //! buttons and LED as the host saw them, what the kernel says of camloop's GPIO lines, and each
 //! board's own scenario.
 
-use super::{Board, CONNECT_LIMIT_S, MIN_DECODED_SHARE, Outcome, WORK, tone};
+use super::{Board, CONNECT_LIMIT_S, MIN_DECODED_SHARE, Outcome, WORK, screen, tone};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -84,6 +84,17 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
         }
     }
     lines_held(outcome, &["CALL", "HANGUP"], "LED")?;
+    let log = std::fs::read_to_string(share.join("camloop.log")).context("no camloop.log")?;
+    let opened = log
+        .lines()
+        .find(|l| l.contains("screen: "))
+        .context("camloop never said which screen it opened")?;
+    eprintln!("xtask: camloop on the board: {}", opened.trim());
+    let shot =
+        |name: &str| screen::Shot::read(&outcome.board.work().join(format!("screen-{name}.ppm")));
+    for figure in screen::check(&shot("connected")?, &shot("ready")?)? {
+        eprintln!("xtask: screen, {figure}");
+    }
 
     for (key, what) in [
         ("camera-missing", "camera missing at start"),

@@ -4,6 +4,7 @@
 //! for presses with `camloop-board: press NAME` and for the button phases with
 //! `camloop-board: gpio-phase MODE`; the host answers on the guest's console.
 
+use super::screen::{self, Qmp};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::net::UnixStream;
@@ -34,6 +35,8 @@ const SAMPLE: Duration = Duration::from_millis(5);
 const STEADY: Duration = Duration::from_millis(1500);
 
 pub struct Panel {
+    /// QEMU's QMP socket, where the screen is dumped; none where the board has no screen yet.
+    qmp: Option<PathBuf>,
     qtest: BufReader<UnixStream>,
     /// The PL061's QOM path where the buttons can be pressed; none where the guest is asked.
     pl061: Option<String>,
@@ -53,7 +56,12 @@ impl Panel {
             Gpio::Pl061 { qmp } => (Some(find_pl061(connect(qmp)?)?), (PL061_DATA, PL061_LED)),
             Gpio::Bcm2835 => (None, (BCM2835_LEVELS, BCM2835_LED)),
         };
+        let qmp = match gpio {
+            Gpio::Pl061 { qmp } => Some(qmp.clone()),
+            Gpio::Bcm2835 => None,
+        };
         Ok(Panel {
+            qmp,
             qtest: BufReader::new(connect(qtest)?),
             pl061,
             led,
@@ -169,6 +177,15 @@ impl Panel {
             };
             if let Some(name) = request.strip_prefix("press ") {
                 self.press(name)?;
+            } else if let Some(name) = request.strip_prefix("screendump ") {
+                let qmp = self
+                    .qmp
+                    .as_ref()
+                    .context("a screendump on a board without QMP")?;
+                let to = qmp.with_file_name(format!("screen-{}.ppm", name.trim()));
+                screen::dump(&mut Qmp::open(connect(qmp)?)?, &to)
+                    .with_context(|| format!("the screendump {name}"))?;
+                self.tell("shot")?;
             } else if let Some(mode) = request.strip_prefix("gpio-phase ") {
                 self.button_phase(mode)
                     .with_context(|| format!("buttons and LED, {mode} mode"))?;
@@ -277,24 +294,9 @@ fn connect(path: &Path) -> Result<UnixStream> {
 
 /// The PL061's QOM path, from QMP's `qom-list` (its index changes with the machine's options).
 fn find_pl061(stream: UnixStream) -> Result<String> {
-    let mut qmp = BufReader::new(stream);
-    let mut greeting = String::new();
-    qmp.read_line(&mut greeting)?;
-    let mut reply = |command: &str| -> Result<serde_json::Value> {
-        qmp.get_mut().write_all(command.as_bytes())?;
-        loop {
-            let mut line = String::new();
-            if qmp.read_line(&mut line)? == 0 {
-                bail!("QMP closed");
-            }
-            let value: serde_json::Value = serde_json::from_str(&line)?;
-            if value.get("return").is_some() || value.get("error").is_some() {
-                return Ok(value);
-            }
-        }
-    };
-    reply(r#"{"execute":"qmp_capabilities"}"#)?;
-    let list = reply(r#"{"execute":"qom-list","arguments":{"path":"/machine/unattached"}}"#)?;
+    let mut qmp = Qmp::open(stream)?;
+    let list =
+        qmp.execute(r#"{"execute":"qom-list","arguments":{"path":"/machine/unattached"}}"#)?;
     list["return"]
         .as_array()
         .into_iter()

@@ -1,0 +1,185 @@
+//! The board's screen as the host sees it: QMP `screendump` while the guest holds still, and a
+//! check of what is where (camloop's layout: local picture in the left half, remote in the right,
+//! status line along the bottom).
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// One QMP session.
+pub struct Qmp(BufReader<UnixStream>);
+
+impl Qmp {
+    pub fn open(stream: UnixStream) -> Result<Qmp> {
+        let mut qmp = Qmp(BufReader::new(stream));
+        let mut greeting = String::new();
+        qmp.0.read_line(&mut greeting)?;
+        qmp.execute(r#"{"execute":"qmp_capabilities"}"#)?;
+        Ok(qmp)
+    }
+
+    /// Sends `command` and returns its answer (events before it are skipped).
+    pub fn execute(&mut self, command: &str) -> Result<serde_json::Value> {
+        self.0.get_mut().write_all(command.as_bytes())?;
+        loop {
+            let mut line = String::new();
+            if self.0.read_line(&mut line)? == 0 {
+                bail!("QMP closed");
+            }
+            let value: serde_json::Value = serde_json::from_str(&line)?;
+            if let Some(error) = value.get("error") {
+                bail!("QMP {command}: {error}");
+            }
+            if value.get("return").is_some() {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+/// What is on screen, as a PPM file.
+pub fn dump(qmp: &mut Qmp, to: &Path) -> Result<()> {
+    let to = std::path::absolute(to)?;
+    let command = serde_json::json!({"execute": "screendump", "arguments": {"filename": to}});
+    qmp.execute(&command.to_string())?;
+    Ok(())
+}
+
+/// An RGB picture read from a binary PPM (P6, 8 bits).
+pub struct Shot {
+    pub width: usize,
+    pub height: usize,
+    rgb: Vec<u8>,
+}
+
+impl Shot {
+    pub fn read(path: &Path) -> Result<Shot> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // The header: P6, width, height, maximum, each after white space, then one byte.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+                at += 1;
+            }
+            let start = at;
+            while bytes.get(at).is_some_and(|b| !b.is_ascii_whitespace()) {
+                at += 1;
+            }
+            fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+            if at >= bytes.len() {
+                bail!("{} is not a whole PPM", path.display());
+            }
+        }
+        let [magic, width, height, max] = &fields[..] else {
+            unreachable!()
+        };
+        if magic != "P6" || max != "255" {
+            bail!(
+                "{} is not an 8-bit binary PPM ({magic}, {max})",
+                path.display()
+            );
+        }
+        let (width, height): (usize, usize) = (width.parse()?, height.parse()?);
+        let rgb = bytes[at + 1..].to_vec();
+        if rgb.len() < width * height * 3 {
+            bail!("{} is short", path.display());
+        }
+        Ok(Shot { width, height, rgb })
+    }
+
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let at = (y * self.width + x) * 3;
+        [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
+    }
+
+    /// The centre quarter of the half `(left, width)` above the status line.
+    fn centre(&self, left: usize, width: usize) -> Vec<[u8; 3]> {
+        let above = self.height - STATUS_HEIGHT;
+        let mut pixels = Vec::new();
+        for y in above * 3 / 8..above * 5 / 8 {
+            for x in left + width * 3 / 8..left + width * 5 / 8 {
+                pixels.push(self.pixel(x, y));
+            }
+        }
+        pixels
+    }
+
+    /// The pixels of the status line.
+    fn status(&self) -> Vec<[u8; 3]> {
+        let mut pixels = Vec::new();
+        for y in self.height - STATUS_HEIGHT..self.height {
+            for x in 0..self.width {
+                pixels.push(self.pixel(x, y));
+            }
+        }
+        pixels
+    }
+}
+
+/// camloop's status line: 16-pixel text with 4 pixels above and below.
+const STATUS_HEIGHT: usize = 24;
+/// The colour camloop fills what no picture covers with.
+const BACKGROUND: [u8; 3] = [0x20, 0x20, 0x20];
+const STATUS_BACKGROUND: [u8; 3] = [0x40, 0x40, 0x40];
+
+fn share_of(pixels: &[[u8; 3]], wanted: impl Fn(&[u8; 3]) -> bool) -> f64 {
+    pixels.iter().filter(|p| wanted(p)).count() as f64 / pixels.len().max(1) as f64
+}
+
+fn mean_difference(a: &[[u8; 3]], b: &[[u8; 3]]) -> f64 {
+    let total: u64 = a
+        .iter()
+        .zip(b)
+        .flat_map(|(p, q)| p.iter().zip(q).map(|(x, y)| x.abs_diff(*y) as u64))
+        .sum();
+    total as f64 / (a.len().max(1) * 3) as f64
+}
+
+/// During a call: a picture in both halves, the same picture (pc2 decoded what pc1 sent), and
+/// a status line with text. After Hangup: the right half empty, the left still live.
+pub fn check(connected: &Shot, ready: &Shot) -> Result<Vec<String>> {
+    let half = connected.width / 2;
+    let (local, remote) = (
+        connected.centre(0, half),
+        connected.centre(half, connected.width - half),
+    );
+    let pictured = |p: &[u8; 3]| *p != BACKGROUND;
+    let (local_share, remote_share) = (share_of(&local, pictured), share_of(&remote, pictured));
+    if local_share < 0.9 || remote_share < 0.9 {
+        bail!(
+            "during the call the halves' centres are {:.0} % / {:.0} % picture (left / right)",
+            local_share * 100.0,
+            remote_share * 100.0
+        );
+    }
+    let difference = mean_difference(&local, &remote);
+    if difference > 40.0 {
+        bail!("the remote picture is not the local one: mean difference {difference:.1} of 255");
+    }
+    let status = connected.status();
+    let text = share_of(&status, |p| p[1] > 0x80);
+    if share_of(&status, |p| *p == STATUS_BACKGROUND) < 0.5 || text == 0.0 {
+        bail!("no status line along the bottom of the screen");
+    }
+    let after = ready.centre(half, ready.width - half);
+    let left_after = share_of(&ready.centre(0, half), pictured);
+    if share_of(&after, pictured) > 0.01 || left_after < 0.9 {
+        bail!(
+            "after Hangup the right half is {:.0} % picture and the left {:.0} %",
+            share_of(&after, pictured) * 100.0,
+            left_after * 100.0
+        );
+    }
+    Ok(vec![
+        format!(
+            "{}x{}: during the call both halves show a picture, remote vs local mean difference \
+             {difference:.1} of 255, status line {:.1} % text",
+            connected.width,
+            connected.height,
+            text * 100.0
+        ),
+        "after Hangup the right half is empty and the left still shows the camera".into(),
+    ])
+}

@@ -1,18 +1,25 @@
 //! `camloop bench`: real loopback calls on the test pattern at 640x480 and 1280x720, 30 fps,
 //! each run in a process of its own so that peak memory is that size's alone. Next to each
 //! call it measures the floor: encode + decode of the same pictures with no transport, so the
-//! latency can be read as a ratio to what the codec alone costs. Figures are medians over runs.
+//! latency can be read as a ratio to what the codec alone costs. Beside each call runs one
+//! that also shows it on a screen, so what the display costs is a ratio of neighbours. Figures
+//! are medians over runs.
 
 use crate::call::{Event, State};
 use crate::camera::pattern::Pattern;
 use crate::config::{AudioOutput, Config, VideoOutput};
 use crate::daemon;
+use crate::display::{
+    self,
+    screen::{MemorySurface, Screen},
+};
 use crate::media::frame::Frame;
 use crate::media::h264::{EncoderSettings, H264Decoder, H264Encoder};
 use crate::rtc::impair::Impairment;
 use crate::stats::{CallReport, quantile};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 mod table;
@@ -35,6 +42,38 @@ pub struct BenchArgs {
     /// (percent, ms, ms, start s + length s; seed=N picks another schedule).
     #[arg(long, value_parser = impairment)]
     impair: Option<String>,
+    /// Beside each call, one that also shows both pictures and the status line on a screen:
+    /// auto is a DRM screen if camloop can have one, else one in memory; off is none.
+    #[arg(long, value_enum, default_value_t = ScreenChoice::Auto)]
+    screen: ScreenChoice,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScreenChoice {
+    Auto,
+    Memory,
+    Off,
+}
+
+impl ScreenChoice {
+    fn name(self) -> &'static str {
+        match self {
+            ScreenChoice::Auto => "auto",
+            ScreenChoice::Memory => "memory",
+            ScreenChoice::Off => "off",
+        }
+    }
+
+    fn open(self) -> Option<Screen> {
+        let memory = || Screen::start(Box::new(MemorySurface::new(1280, 720)));
+        match self {
+            ScreenChoice::Off => None,
+            ScreenChoice::Memory => Some(memory()),
+            ScreenChoice::Auto => {
+                display::open_screen(&VideoOutput::Drm(None)).or_else(|| Some(memory()))
+            }
+        }
+    }
 }
 
 fn impairment(text: &str) -> Result<String, String> {
@@ -74,6 +113,9 @@ pub struct BenchRun {
     pub pli: u64,
     pub relay_dropped_video: u64,
     pub relay_dropped: u64,
+    /// The screen the call was shown on (empty: none), and the pictures it showed a second.
+    pub screen: String,
+    pub screen_fps: f64,
 }
 
 /// `WIDTHxHEIGHT` as a camera takes it: even, from 16x16 to 3840x2160.
@@ -100,7 +142,7 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
 pub async fn run(args: BenchArgs) -> ExitCode {
     let impairment = args.impair.as_deref().and_then(|spec| spec.parse().ok());
     if let Some(size) = &args.one {
-        return match one(size, args.seconds, impairment).await {
+        return match one(size, args.seconds, impairment, args.screen).await {
             Ok(run) => {
                 println!("{}", serde_json::to_string(&run).unwrap_or_default());
                 ExitCode::SUCCESS
@@ -115,65 +157,100 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         eprintln!("camloop bench: cannot find its own executable");
         return ExitCode::FAILURE;
     };
-    let mut medians = Vec::new();
+    let mut sizes = Vec::new();
     for size in &args.sizes {
-        let mut runs = Vec::new();
+        let (mut runs, mut shown) = (Vec::new(), Vec::new());
         for n in 1..=args.runs {
             eprintln!("bench {size}: call {n} of {}", args.runs);
-            let mut command = tokio::process::Command::new(&exe);
-            command.args([
-                "bench",
-                "--one",
-                size,
-                "--seconds",
-                &args.seconds.to_string(),
-            ]);
-            if let Some(spec) = &args.impair {
-                command.args(["--impair", spec]);
-            }
-            let output = command.output().await;
-            match output {
-                Ok(o) if o.status.success() => {
-                    match serde_json::from_slice::<BenchRun>(&o.stdout) {
-                        Ok(run) => runs.push(run),
-                        Err(e) => eprintln!("bench {size}: unreadable figures: {e}"),
-                    }
-                }
-                Ok(o) => eprintln!(
-                    "bench {size}: call failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-                Err(e) => eprintln!("bench {size}: cannot start a call process: {e}"),
+            runs.extend(child(&exe, size, &args, ScreenChoice::Off).await);
+            if args.screen != ScreenChoice::Off {
+                eprintln!("bench {size}: call {n} of {} on a screen", args.runs);
+                shown.extend(child(&exe, size, &args, args.screen).await);
             }
         }
         if runs.is_empty() {
             eprintln!("camloop bench: no call at {size} gave figures; see the errors above");
             return ExitCode::FAILURE;
         }
-        medians.push((table::median_run(&runs), runs));
+        sizes.push((runs, shown));
     }
-    let json: Vec<_> = medians
+    let rows: Vec<_> = sizes
         .iter()
-        .map(|(m, runs)| serde_json::json!({ "size": m.size, "median": m, "runs": runs }))
+        .map(|(runs, shown)| {
+            let median = |runs: &[BenchRun]| (!runs.is_empty()).then(|| table::median_run(runs));
+            (median(runs).unwrap_or_default(), median(shown), runs.len())
+        })
+        .collect();
+    let json: Vec<_> = rows
+        .iter()
+        .zip(&sizes)
+        .map(|((m, on_screen, _), (runs, shown))| {
+            serde_json::json!({ "size": m.size, "median": m, "runs": runs,
+                "screen": { "median": on_screen, "runs": shown } })
+        })
         .collect();
     println!(
         "{}",
         serde_json::to_string_pretty(&json).unwrap_or_default()
     );
     println!();
-    let rows: Vec<_> = medians
-        .iter()
-        .map(|(m, runs)| (m.clone(), runs.len()))
-        .collect();
-    table::print(&rows);
+    let plain: Vec<_> = rows.iter().map(|(m, _, n)| (m.clone(), *n)).collect();
+    table::print(&plain);
     if let Some(spec) = &args.impair {
         println!("\nnetwork: {spec}");
-        table::print_network(&rows);
+        table::print_network(&plain);
+    }
+    let shown: Vec<_> = rows
+        .iter()
+        .filter_map(|(m, on_screen, _)| Some((m, on_screen.as_ref()?)))
+        .collect();
+    if !shown.is_empty() {
+        println!();
+        table::print_screen(&shown);
     }
     ExitCode::SUCCESS
 }
 
-async fn one(size: &str, seconds: u32, impairment: Option<Impairment>) -> Result<BenchRun, String> {
+/// One call in a process of its own: its figures, or None (said on stderr).
+async fn child(
+    exe: &std::path::Path,
+    size: &str,
+    args: &BenchArgs,
+    screen: ScreenChoice,
+) -> Option<BenchRun> {
+    let mut command = tokio::process::Command::new(exe);
+    let seconds = args.seconds.to_string();
+    command.args(["bench", "--one", size, "--seconds", &seconds]);
+    command.args(["--screen", screen.name()]);
+    if let Some(spec) = &args.impair {
+        command.args(["--impair", spec]);
+    }
+    match command.output().await {
+        Ok(o) if o.status.success() => match serde_json::from_slice::<BenchRun>(&o.stdout) {
+            Ok(run) => Some(run),
+            Err(e) => {
+                eprintln!("bench {size}: unreadable figures: {e}");
+                None
+            }
+        },
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            eprintln!("bench {size}: call failed: {}", why.trim());
+            None
+        }
+        Err(e) => {
+            eprintln!("bench {size}: cannot start a call process: {e}");
+            None
+        }
+    }
+}
+
+async fn one(
+    size: &str,
+    seconds: u32,
+    impairment: Option<Impairment>,
+    screen: ScreenChoice,
+) -> Result<BenchRun, String> {
     let (width, height) =
         parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
     let mut config = Config::default();
@@ -188,7 +265,13 @@ async fn one(size: &str, seconds: u32, impairment: Option<Impairment>) -> Result
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
     config.impairment = impairment;
-    let report = call(config.clone(), Duration::from_secs(seconds.into())).await?;
+    let screen = screen.open();
+    let described = screen.as_ref().map(|s| s.describe().to_string());
+    let presented = screen.as_ref().map(Screen::presented);
+    let report = call(config.clone(), screen, Duration::from_secs(seconds.into())).await?;
+    let screen_fps = presented.map_or(0.0, |p| {
+        p.load(Ordering::Relaxed) as f64 / report.duration_s
+    });
     let floor_ms = floor(&config, 60, true)?;
     let floor_back_to_back_ms = floor(&config, 60, false)?;
     let need = |v: Option<f64>, what: &str| v.ok_or_else(|| format!("the call measured no {what}"));
@@ -223,12 +306,18 @@ async fn one(size: &str, seconds: u32, impairment: Option<Impairment>) -> Result
         relay_dropped: report
             .network
             .map_or(0, |n| n.to_pc2_dropped + n.to_pc1_dropped),
+        screen: described.unwrap_or_default(),
+        screen_fps,
     })
 }
 
 /// One call through the daemon: Call at Ready, Hangup after `media` of connected time.
-async fn call(config: Config, media: Duration) -> Result<CallReport, String> {
-    let mut daemon = daemon::spawn(config);
+async fn call(
+    config: Config,
+    screen: Option<Screen>,
+    media: Duration,
+) -> Result<CallReport, String> {
+    let mut daemon = daemon::spawn_with_screen(config, screen);
     let ready = daemon
         .wait_for(Duration::from_secs(10), |s| s == State::Ready)
         .await;

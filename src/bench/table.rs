@@ -109,3 +109,36 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
         );
     }
 }
+
+/// What showing the call on a screen adds, against the calls beside them without one.
+pub(super) fn print_screen(rows: &[(&BenchRun, &BenchRun)]) {
+    println!(
+        "{:<10} {:<36} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "size",
+        "screen",
+        "cpu/s",
+        "+screen",
+        "added",
+        "lat p50",
+        "+screen",
+        "lat p99",
+        "+screen",
+        "shown/s"
+    );
+    for (without, with) in rows {
+        let added = 100.0 * (with.cpu_s_per_s / without.cpu_s_per_s - 1.0);
+        println!(
+            "{:<10} {:<36} {:>7.3} {:>7.3} {:>6.1}% {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.1}",
+            without.size,
+            with.screen,
+            without.cpu_s_per_s,
+            with.cpu_s_per_s,
+            added,
+            without.latency_p50_ms,
+            with.latency_p50_ms,
+            without.latency_p99_ms,
+            with.latency_p99_ms,
+            with.screen_fps
+        );
+    }
+}

@@ -103,13 +103,19 @@ impl DaemonHandle {
     }
 }
 
-/// Starts the owner task on the current runtime.
+/// Starts the owner task on the current runtime, with the screen `[output] video` names.
 pub fn spawn(config: Config) -> DaemonHandle {
+    let screen = display::open_screen(&config.output.video);
+    spawn_with_screen(config, screen)
+}
+
+/// Starts the owner task with a screen of the caller's (the bench's, in memory).
+pub fn spawn_with_screen(config: Config, screen: Option<Screen>) -> DaemonHandle {
     let (inputs, rx) = unbounded_channel();
     let (state_tx, state) = watch::channel(State::Starting);
     let (led_tx, led) = watch::channel(State::Starting.led());
     let daemon = Daemon {
-        screen: display::open_screen(&config.output.video),
+        screen,
         figures: None,
         config,
         inputs: inputs.clone(),

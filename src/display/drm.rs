@@ -1,10 +1,11 @@
 //! DRM/KMS (the Pi's HDMI through vc4, virtio-gpu in QEMU): the first connected connector at
 //! its preferred mode, two dumb buffers, each picture drawn into the one not on screen and then
-//! flipped to at the next vertical blank, so nothing tears. What the CRTC showed before (the
+//! flipped to at the next vertical blank, so nothing tears. Each buffer is mapped once, at open. What the CRTC showed before (the
 //! console) is put back when the surface is dropped.
 
 use super::DisplayError;
 use super::draw::{BYTES_PER_PIXEL, Canvas};
+use super::mapping::Mapping;
 use super::screen::Surface;
 use drm::buffer::{Buffer, DrmFourcc};
 use drm::control::{
@@ -35,11 +36,18 @@ pub struct DrmSurface {
     connector_name: String,
     crtc: crtc::Handle,
     mode: Mode,
-    buffers: Vec<(DumbBuffer, framebuffer::Handle)>,
+    buffers: Vec<ScreenBuffer>,
     /// The buffer to draw into next (the other one is on screen).
     back: usize,
     /// What the CRTC showed before camloop.
     saved: crtc::Info,
+}
+
+/// A dumb buffer, the framebuffer the CRTC scans out of it, and its memory, mapped once.
+struct ScreenBuffer {
+    dumb: DumbBuffer,
+    fb: framebuffer::Handle,
+    mapping: Mapping,
 }
 
 impl DrmSurface {
@@ -108,19 +116,27 @@ impl DrmSurface {
             .get_crtc(crtc)
             .map_err(io("reading the display controller"))?;
         let (width, height) = mode.size();
-        let buffer = || -> Result<(DumbBuffer, framebuffer::Handle), DisplayError> {
+        let buffer = || -> Result<ScreenBuffer, DisplayError> {
             let dumb = card
                 .create_dumb_buffer((width.into(), height.into()), DrmFourcc::Xrgb8888, 32)
                 .map_err(io("creating a screen buffer"))?;
             let fb = card
                 .add_framebuffer(&dumb, 24, 32)
                 .map_err(io("adding a framebuffer"))?;
-            Ok((dumb, fb))
+            let pitch = dumb.pitch() as usize;
+            if pitch < usize::from(width) * BYTES_PER_PIXEL {
+                return Err(error(format!("screen rows of {pitch} bytes are too short")));
+            }
+            let length = pitch * usize::from(height);
+            let mapping = drm_ffi::mode::dumbbuffer::map(card.as_fd(), dumb.handle().into(), 0, 0)
+                .and_then(|map| Mapping::shared(card.as_fd(), length, map.offset))
+                .map_err(io("mapping a screen buffer"))?;
+            Ok(ScreenBuffer { dumb, fb, mapping })
         };
         let buffers = vec![buffer()?, buffer()?];
         card.set_crtc(
             crtc,
-            Some(buffers[0].1),
+            Some(buffers[0].fb),
             (0, 0),
             &[connected.handle()],
             Some(mode),
@@ -199,31 +215,17 @@ impl Surface for DrmSurface {
     }
 
     fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError> {
-        let (width, height) = self.size();
-        let error = |reason: String| DisplayError::new(self.path.display(), reason);
-        let (dumb, fb) = &mut self.buffers[self.back];
-        let stride = dumb.pitch() as usize;
-        let fb = *fb;
-        {
-            let mut mapping = self
-                .card
-                .map_dumb_buffer(dumb)
-                .map_err(|e| error(format!("mapping a screen buffer: {e}")))?;
-            if mapping.len() < stride * height || stride < width * BYTES_PER_PIXEL {
-                let length = mapping.len();
-                return Err(error(format!(
-                    "a screen buffer of {length} bytes is too small"
-                )));
-            }
-            draw(&mut Canvas {
-                pixels: &mut mapping,
-                stride,
-                width,
-                height,
-            });
-        }
+        let size = self.size();
+        let buffer = &mut self.buffers[self.back];
+        let stride = buffer.dumb.pitch() as usize;
+        draw(&mut Canvas::new(
+            buffer.mapping.bytes(),
+            stride,
+            size,
+            self.back,
+        ));
         self.card
-            .page_flip(self.crtc, fb, PageFlipFlags::EVENT, None)
+            .page_flip(self.crtc, buffer.fb, PageFlipFlags::EVENT, None)
             .map_err(|e| self.error(format!("page flip: {e}")))?;
         self.wait_for_flip()?;
         self.back = 1 - self.back;
@@ -251,7 +253,8 @@ impl Drop for DrmSurface {
                 self.error(format!("could not give the screen back: {e}"))
             );
         }
-        for (dumb, fb) in std::mem::take(&mut self.buffers) {
+        for ScreenBuffer { dumb, fb, mapping } in std::mem::take(&mut self.buffers) {
+            drop(mapping);
             let _ = self.card.destroy_framebuffer(fb);
             let _ = self.card.destroy_dumb_buffer(dumb);
         }

@@ -1,11 +1,13 @@
 //! The Linux framebuffer (`/dev/fb0`), for boards without KMS: the Pi firmware's framebuffer,
 //! `simple-framebuffer`, or a DRM driver's fbdev emulation. Each picture is drawn off screen and
-//! copied in whole rows, so a half-drawn picture is never shown (the framebuffer has no flip).
+//! the rows it changed copied in, so a half-drawn picture is never shown (the framebuffer has
+//! no flip).
 
 use super::DisplayError;
 use super::draw::{BYTES_PER_PIXEL, Canvas};
+use super::mapping::Mapping;
 use super::screen::Surface;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
@@ -63,16 +65,12 @@ struct FixScreenInfo {
 pub struct FbSurface {
     path: PathBuf,
     _device: std::fs::File,
-    mapping: *mut u8,
-    length: usize,
+    mapping: Mapping,
     stride: usize,
     width: usize,
     height: usize,
     back: Vec<u8>,
 }
-
-// SAFETY: the mapping is owned by this surface alone and used only through `&mut self`.
-unsafe impl Send for FbSurface {}
 
 impl FbSurface {
     pub fn open(path: &Path) -> Result<FbSurface, DisplayError> {
@@ -115,27 +113,12 @@ impl FbSurface {
                 "a {width}x{height} mode in {length} bytes of {stride}-byte rows does not add up"
             )));
         }
-        // SAFETY: maps the device's memory, `length` bytes as the driver reported; unmapped
-        // in Drop.
-        let mapping = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        if mapping == libc::MAP_FAILED {
-            let e = std::io::Error::last_os_error();
-            return Err(error(format!("cannot map the framebuffer: {e}")));
-        }
+        let mapping = Mapping::shared(device.as_fd(), length, 0)
+            .map_err(|e| error(format!("cannot map the framebuffer: {e}")))?;
         Ok(FbSurface {
             path: path.to_path_buf(),
             _device: device,
-            mapping: mapping.cast(),
-            length,
+            mapping,
             stride,
             width,
             height,
@@ -160,26 +143,13 @@ impl Surface for FbSurface {
 
     fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError> {
         let row = self.width * BYTES_PER_PIXEL;
-        draw(&mut Canvas {
-            pixels: &mut self.back,
-            stride: row,
-            width: self.width,
-            height: self.height,
-        });
-        // SAFETY: the mapping is `length` bytes, at least `stride * height` (checked at open).
-        let screen = unsafe { std::slice::from_raw_parts_mut(self.mapping, self.length) };
-        for (y, source) in self.back.chunks_exact(row).enumerate() {
-            screen[y * self.stride..][..row].copy_from_slice(source);
+        let mut canvas = Canvas::new(&mut self.back, row, (self.width, self.height), 0);
+        draw(&mut canvas);
+        let touched = canvas.touched();
+        let screen = self.mapping.bytes();
+        for y in touched {
+            screen[y * self.stride..][..row].copy_from_slice(&self.back[y * row..][..row]);
         }
         Ok(())
-    }
-}
-
-impl Drop for FbSurface {
-    fn drop(&mut self) {
-        // SAFETY: unmaps what `open` mapped, once.
-        unsafe {
-            libc::munmap(self.mapping.cast(), self.length);
-        }
     }
 }

@@ -1,11 +1,13 @@
 //! Where video is shown: the board's screen ([`screen`], on DRM/KMS or the framebuffer), alive
 //! from start to exit, or a file of the remote pictures ([`y4m`]) per call.
 
+pub mod composer;
 pub mod draw;
 pub mod drm;
 pub mod fb;
 pub mod inbox;
 pub mod layout;
+mod mapping;
 pub mod screen;
 pub mod status;
 pub mod y4m;
@@ -52,8 +54,8 @@ pub fn open_screen(output: &VideoOutput) -> Option<Screen> {
     }
 }
 
-/// The sink of one call's remote pictures, at `fps`: the screen's right half, if there is one,
-/// or the Y4M file `[output] video` names.
+/// The sink of one call's remote pictures, at `fps`: the Y4M file `[output] video` names, or
+/// else the screen's right half, if there is one.
 pub fn open(
     output: &VideoOutput,
     fps: u32,
@@ -61,7 +63,6 @@ pub fn open(
 ) -> Result<Option<Box<dyn VideoSink>>, DisplayError> {
     Ok(match output {
         VideoOutput::Y4m(path) => Some(Box::new(y4m::Y4mSink::create(path, fps)?)),
-        VideoOutput::Drm(_) | VideoOutput::Fb(_) => screen.map(Feed::remote),
-        VideoOutput::None => None,
+        VideoOutput::Drm(_) | VideoOutput::Fb(_) | VideoOutput::None => screen.map(Feed::remote),
     })
 }

@@ -2,12 +2,14 @@
 //! on the right and the status line, drawn by a thread of its own from what the [`Inbox`] was
 //! handed. Whatever shows it (DRM, the framebuffer, memory) is a [`Surface`].
 
-use super::draw::{BACKGROUND, Canvas, STATUS_HEIGHT, Scratch, prepare};
-use super::inbox::{Delivery, Inbox, Picture};
-use super::layout::{Layout, Rect, fit, split};
+use super::composer::Composer;
+use super::draw::{Canvas, STATUS_HEIGHT};
+use super::inbox::{Inbox, Picture};
+use super::layout::split;
 use super::status::StatusLine;
 use super::{DisplayError, VideoSink};
 use crate::media::frame::Frame;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,48 +23,65 @@ pub trait Surface: Send {
     fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError>;
 }
 
-/// How often the screen is redrawn with nothing new: keeps the status line current.
-const IDLE_REDRAW: Duration = Duration::from_millis(500);
+/// How long the screen thread sleeps with nothing new (it draws only what changed).
+const WAKE_UP: Duration = Duration::from_secs(1);
 
 pub struct Screen {
     inbox: Arc<Inbox>,
+    described: String,
+    presented: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Screen {
     pub fn start(mut surface: Box<dyn Surface>) -> Screen {
-        log::info!("screen: {}", surface.describe());
+        let described = surface.describe();
+        log::info!("screen: {described}");
         let inbox = Arc::new(Inbox::default());
-        let taken = inbox.clone();
+        let presented = Arc::new(AtomicU64::new(0));
+        let (taken, counted) = (inbox.clone(), presented.clone());
         let thread = std::thread::Builder::new()
             .name("screen".into())
             .spawn(move || {
                 lower_priority();
                 let (width, height) = surface.size();
                 let mut composer = Composer::new(split(width, height, STATUS_HEIGHT));
-                while let Some(delivery) = taken.take(IDLE_REDRAW) {
-                    composer.take(delivery);
+                let mut changed = true;
+                while let Some(delivery) = taken.take(WAKE_UP) {
+                    changed |= composer.take(delivery);
+                    if !changed {
+                        continue;
+                    }
+                    changed = false;
                     if let Err(e) = surface.present(&mut |canvas| composer.draw(canvas)) {
                         log::warn!("{e}; camloop goes on without a screen");
                         break;
                     }
+                    counted.fetch_add(1, Ordering::Relaxed);
                 }
             })
             .expect("spawning the screen thread");
         Screen {
             inbox,
+            described,
+            presented,
             thread: Some(thread),
         }
+    }
+
+    /// The device and mode.
+    pub fn describe(&self) -> &str {
+        &self.described
+    }
+
+    /// How many pictures the screen has shown so far, counted as they are.
+    pub fn presented(&self) -> Arc<AtomicU64> {
+        self.presented.clone()
     }
 
     /// What the camera, the decoder and the daemon hand pictures and status to.
     pub fn feed(&self) -> Feed {
         Feed(self.inbox.clone())
-    }
-
-    /// Pictures replaced before the screen showed them.
-    pub fn dropped(&self) -> u64 {
-        self.inbox.dropped()
     }
 }
 
@@ -73,6 +92,11 @@ impl Drop for Screen {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        log::debug!(
+            "screen: {} pictures shown, {} replaced by a newer one before they could be",
+            self.presented.load(Ordering::Relaxed),
+            self.inbox.dropped()
+        );
     }
 }
 
@@ -133,70 +157,6 @@ impl VideoSink for RemoteSink {
     }
 }
 
-/// The newest pictures, prepared for their places, and the status line.
-struct Composer {
-    layout: Layout,
-    local: Option<(Rect, Vec<u8>)>,
-    remote: Option<(Rect, Vec<u8>)>,
-    status: StatusLine,
-    scratch: Scratch,
-}
-
-impl Composer {
-    fn new(layout: Layout) -> Composer {
-        Composer {
-            layout,
-            local: None,
-            remote: None,
-            status: StatusLine {
-                state: "starting",
-                ..StatusLine::default()
-            },
-            scratch: Scratch::default(),
-        }
-    }
-
-    fn take(&mut self, delivery: Delivery) {
-        if let Some(status) = delivery.status {
-            if status.state != self.status.state {
-                // A picture from before the change may be stale (a camera gone, a call over);
-                // a live one is back with the next frame.
-                self.local = None;
-                self.remote = None;
-            }
-            self.status = status;
-        }
-        let mut place = |area: Rect, picture: Picture| {
-            let rect = fit(area, picture.width, picture.height);
-            (rect, prepare(&picture, rect, &mut self.scratch))
-        };
-        if let Some(picture) = delivery.local {
-            self.local = Some(place(self.layout.local, picture));
-        }
-        if let Some(picture) = delivery.remote
-            && self.status.state == "connected"
-        {
-            self.remote = Some(place(self.layout.remote, picture));
-        }
-    }
-
-    fn draw(&self, canvas: &mut Canvas) {
-        for (area, picture) in [
-            (self.layout.local, &self.local),
-            (self.layout.remote, &self.remote),
-        ] {
-            canvas.fill(area, BACKGROUND);
-            if let Some((rect, bgrx)) = picture
-                && bgrx.len() == rect.width * rect.height * 4
-            {
-                canvas.blit(*rect, bgrx);
-            }
-        }
-        let text = self.status.text(canvas.columns());
-        canvas.status(self.layout.status, &text);
-    }
-}
-
 /// A screen in memory: what the bench draws on when there is no display, and what tests read.
 pub struct MemorySurface {
     width: usize,
@@ -235,12 +195,8 @@ impl Surface for MemorySurface {
     }
 
     fn present(&mut self, draw: &mut dyn FnMut(&mut Canvas)) -> Result<(), DisplayError> {
-        draw(&mut Canvas {
-            pixels: &mut self.pixels,
-            stride: self.width * 4,
-            width: self.width,
-            height: self.height,
-        });
+        let size = (self.width, self.height);
+        draw(&mut Canvas::new(&mut self.pixels, self.width * 4, size, 0));
         if let Some(shown) = &self.shown {
             shown
                 .lock()
@@ -254,6 +210,7 @@ impl Surface for MemorySurface {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::display::draw::BACKGROUND;
     use std::time::Instant;
 
     fn frame(width: usize, height: usize, luma: u8) -> Frame {

@@ -3,7 +3,7 @@
 use crate::buttons::ButtonHandle;
 use crate::call::Event;
 use crate::config::{self, AudioOutput, ButtonSource, Config, VideoOutput};
-use crate::{bench, buttons, control, daemon, gpio, led, probe, signals, trace};
+use crate::{bench, buttons, control, daemon, gpio, led, probe, service, signals, trace};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,6 +64,12 @@ enum Command {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Turn the configured LED off and exit (the service's ExecStopPost, whatever camloop did).
+    LedOff {
+        /// Configuration file [default: /etc/camloop/camloop.toml, else built-in defaults]
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Measure setup time, loop latency, CPU and memory of calls at 640x480 and 1280x720.
     Bench(bench::BenchArgs),
@@ -161,6 +167,21 @@ pub fn main() -> ExitCode {
             }
             runtime(|| demo(config, out, duration, signals, reload))
         }
+        Command::LedOff { config } => match load(config.as_deref()) {
+            Ok(Config { led: None, .. }) => {
+                println!("no [led] configured");
+                ExitCode::SUCCESS
+            }
+            // Requested off, released as it is: the line keeps its level.
+            Ok(Config { led: Some(led), .. }) => match gpio::open_led(&led) {
+                Ok(_) => {
+                    println!("LED {} on {} off", led.line, led.chip);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, format!("LED: {e}")),
+            },
+            Err(e) => fail(USAGE, e),
+        },
         Command::Bench(args) => {
             init_logging(log::LevelFilter::Warn);
             runtime(|| bench::run(args))
@@ -266,6 +287,7 @@ async fn run(
     if config.buttons == ButtonSource::Keyboard {
         buttons::keyboard(daemon.inputs.clone());
     }
+    tokio::spawn(service::notify(daemon.inputs.clone(), daemon.state.clone()));
     let done = daemon.done.await;
     // The daemon is gone, so the LED task turns the LED off and ends.
     drop(daemon.led);

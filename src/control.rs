@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -251,11 +251,7 @@ async fn carry_out(request: Request, inputs: &UnboundedSender<Input>) -> (String
         let _ = inputs.send(Input::Event(event));
     }
     // Inputs are handled in order, so this status reflects the command just sent.
-    let (tx, rx) = oneshot::channel();
-    let reply = match inputs.send(Input::Status(tx)) {
-        Ok(()) => rx.await.ok(),
-        Err(_) => None,
-    };
+    let reply = crate::daemon::ask_status(inputs).await;
     let json = match reply {
         Some(status) if after.is_some() => serde_json::to_string(&status.stopping()),
         Some(status) => serde_json::to_string(&status),

@@ -19,6 +19,7 @@ pub mod led;
 pub mod media;
 pub mod probe;
 pub mod rtc;
+pub mod service;
 pub mod session;
 pub mod signals;
 pub mod stats;

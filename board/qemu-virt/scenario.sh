@@ -9,7 +9,8 @@
 #   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end, the
 #      screen (virtio-gpu through DRM) dumped by the host during the call and after Hangup;
 #   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
-#   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call.
+#   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call;
+#   6. camloop killed mid-call, the LED lit: `camloop led-off` turns it off.
 . /helpers.sh
 RETRY_S=2
 VIVID_PARAMS=$(sed -n 's/^vivid\.ko //p' /modules/order)
@@ -104,7 +105,7 @@ screendump connected
 sleep 2
 press HANGUP
 wait_state ready 20
-sleep 1
+sleep 2
 screendump ready
 cp /mnt/stats.json /mnt/call.json
 ctl status > /mnt/status.json
@@ -148,3 +149,20 @@ press HANGUP
 wait_state ready 20
 cp /mnt/stats.json /mnt/video-only.json
 quit_camloop video-only-exit
+
+# 6. camloop killed mid-call leaves the LED lit; `camloop led-off` (the service's ExecStopPost)
+# puts it out.
+start_camloop /mnt/killed.log --config /tmp/video-only.toml
+wait_state ready 20
+call_connects
+kill -KILL "$pid"
+wait "$pid"
+mark "led-query"
+host_says 10
+killed=$word
+camloop led-off --config /tmp/video-only.toml > /mnt/led-off.txt 2>&1 \
+    || fail "camloop led-off failed: $(cat /mnt/led-off.txt)"
+mark "led-query"
+host_says 10
+[ "$word" = off ] || fail "camloop led-off left the LED $word"
+mark "led-off killed mid-call: LED $killed; after camloop led-off: $word ($(cat /mnt/led-off.txt))"

@@ -82,9 +82,7 @@ impl DaemonHandle {
     }
 
     pub async fn status(&self) -> Option<Status> {
-        let (tx, rx) = oneshot::channel();
-        self.inputs.send(Input::Status(tx)).ok()?;
-        rx.await.ok()
+        ask_status(&self.inputs).await
     }
 
     /// Waits until the state satisfies `wanted`, up to `timeout`; returns the state then.
@@ -101,6 +99,13 @@ impl DaemonHandle {
             _ => Err(*self.state.borrow()),
         }
     }
+}
+
+/// The owner task's status, once it has handled every input sent before; none once it is gone.
+pub async fn ask_status(inputs: &UnboundedSender<Input>) -> Option<Status> {
+    let (tx, rx) = oneshot::channel();
+    inputs.send(Input::Status(tx)).ok()?;
+    rx.await.ok()
 }
 
 /// Starts the owner task on the current runtime, with the screen `[output] video` names.

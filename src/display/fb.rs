@@ -10,6 +10,11 @@ use super::screen::Surface;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
+const KDSETMODE: libc::c_ulong = 0x4b3a;
+const KD_TEXT: libc::c_ulong = 0;
+const KD_GRAPHICS: libc::c_ulong = 1;
+/// The foreground virtual terminal, whose text console shares the framebuffer.
+const CONSOLE: &str = "/dev/tty0";
 const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
 const FBIOGET_FSCREENINFO: libc::c_ulong = 0x4602;
 
@@ -65,6 +70,7 @@ struct FixScreenInfo {
 pub struct FbSurface {
     path: PathBuf,
     _device: std::fs::File,
+    _console: Option<QuietConsole>,
     mapping: Mapping,
     stride: usize,
     width: usize,
@@ -118,6 +124,7 @@ impl FbSurface {
         Ok(FbSurface {
             path: path.to_path_buf(),
             _device: device,
+            _console: QuietConsole::hold(),
             mapping,
             stride,
             width,
@@ -151,5 +158,42 @@ impl Surface for FbSurface {
             screen[y * self.stride..][..row].copy_from_slice(&self.back[y * row..][..row]);
         }
         Ok(())
+    }
+}
+
+/// The text console kept off the framebuffer while camloop draws on it (its cursor and any
+/// text would otherwise land on the pictures), and given back at exit.
+struct QuietConsole(std::fs::File);
+
+impl QuietConsole {
+    fn hold() -> Option<QuietConsole> {
+        let held = std::fs::OpenOptions::new()
+            .write(true)
+            .open(CONSOLE)
+            .and_then(|tty| set_mode(&tty, KD_GRAPHICS).map(|()| tty));
+        match held {
+            Ok(tty) => Some(QuietConsole(tty)),
+            Err(e) => {
+                log::warn!(
+                    "the text console may draw over the screen: {CONSOLE} stays in text mode \
+                     ({e}; camloop needs root or CAP_SYS_TTY_CONFIG to switch it)"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for QuietConsole {
+    fn drop(&mut self) {
+        let _ = set_mode(&self.0, KD_TEXT);
+    }
+}
+
+fn set_mode(tty: &std::fs::File, mode: libc::c_ulong) -> std::io::Result<()> {
+    // SAFETY: KDSETMODE takes its mode by value; the fd is ours.
+    match unsafe { libc::ioctl(tty.as_raw_fd(), KDSETMODE as _, mode) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }

@@ -12,7 +12,7 @@ use crate::media::frame::Frame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Something that shows a 32-bit XRGB picture of a fixed size.
 pub trait Surface: Send {
@@ -25,6 +25,12 @@ pub trait Surface: Send {
 
 /// How long the screen thread sleeps with nothing new (it draws only what changed).
 const WAKE_UP: Duration = Duration::from_secs(1);
+/// The screen takes about a quarter of one core at most: after each picture it rests three
+/// times as long as drawing took, so where drawing is slow (a small board, emulation) it shows
+/// fewer pictures rather than taking CPU from the call; never longer than [`MAX_REST`], so a
+/// change of state still shows within a fraction of a second.
+const REST_PER_DRAW: u32 = 3;
+const MAX_REST: Duration = Duration::from_millis(500);
 
 pub struct Screen {
     inbox: Arc<Inbox>,
@@ -53,11 +59,13 @@ impl Screen {
                         continue;
                     }
                     changed = false;
+                    let began = Instant::now();
                     if let Err(e) = surface.present(&mut |canvas| composer.draw(canvas)) {
                         log::warn!("{e}; camloop goes on without a screen");
                         break;
                     }
                     counted.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep((began.elapsed() * REST_PER_DRAW).min(MAX_REST));
                 }
             })
             .expect("spawning the screen thread");

@@ -29,6 +29,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WORK: &str = "target/board-test";
+/// Where QEMU's raspi3b keeps its framebuffer: 1 MiB into the video memory at the top of its
+/// 1 GiB (64 MiB by default), which the kernel is not given.
+const RPI3_FRAMEBUFFER: u32 = 0x3c10_0000;
+const RPI3_SCREEN: (u32, u32) = (1280, 720);
 /// Boot, scenario and poweroff together; a run past this is killed.
 const TIMEOUT: Duration = Duration::from_secs(420);
 /// An early kernel panic hangs QEMU: no init marker in this long is a failed boot.
@@ -199,12 +203,10 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
                 .with_context(|| format!("reading {}", config.display()))?;
             // Longer than the whole scenario: aplay plays it once, from the start.
             tone::write(&share.join("tone.wav"), 120)?;
-            let qmp = work.join("qmp.sock");
-            let _ = std::fs::remove_file(&qmp);
             qemu.args(VIRT_MACHINE)
                 .args(["-nographic", "-nic", "none"])
                 .arg("-dtb")
-                .arg(image::device_tree(&work, VIRT_MACHINE)?)
+                .arg(image::virt_tree(&work, VIRT_MACHINE)?)
                 .args([
                     "-append",
                     "console=ttyAMA0 panic=-1 rdinit=/init loglevel=4",
@@ -215,8 +217,6 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
                     share.display()
                 ))
                 .args(["-device", "virtio-9p-device,fsdev=fs0,mount_tag=host"])
-                .arg("-qmp")
-                .arg(format!("unix:{},server=on,wait=off", qmp.display()))
                 // Without this the legacy MMIO transport lacks VIRTIO_F_VERSION_1 and virtio-gpu
                 // never binds.
                 .args([
@@ -225,15 +225,31 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
                     "-device",
                     "virtio-gpu-device",
                 ]);
-            panel::Gpio::Pl061 { qmp }
+            panel::Gpio::Pl061
         }
         Board::Rpi3 => {
             // No virtio: the config goes in the image, where a Pi owner installs it.
             contents.files = &installed;
             // The machine is fixed (4× A53, 1 GiB); its console is the mini UART, ttyS1.
+            let pi3 = kernel.device_trees.join("broadcom/bcm2837-rpi-3-b.dtb");
+            let (width, height) = RPI3_SCREEN;
             qemu.args(["-M", "raspi3b", "-accel", "tcg", "-display", "none"])
                 .arg("-dtb")
-                .arg(kernel.device_trees.join("broadcom/bcm2837-rpi-3-b.dtb"))
+                .arg(image::rpi3_tree(
+                    &work,
+                    &pi3,
+                    RPI3_FRAMEBUFFER,
+                    RPI3_SCREEN,
+                )?)
+                // 32 bits per pixel, blue first in memory (pixo 0): XRGB, as camloop draws.
+                .args(["-global", &format!("bcm2835-fb.xres={width}")])
+                .args(["-global", &format!("bcm2835-fb.yres={height}")])
+                .args([
+                    "-global",
+                    "bcm2835-fb.bpp=32",
+                    "-global",
+                    "bcm2835-fb.pixo=0",
+                ])
                 .args(["-serial", "null"])
                 .args([
                     "-append",
@@ -256,7 +272,10 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         started.elapsed().as_secs_f64()
     );
 
-    let _ = std::fs::remove_file(&qtest);
+    let qmp = work.join("qmp.sock");
+    for socket in [&qtest, &qmp] {
+        let _ = std::fs::remove_file(socket);
+    }
     let console = std::fs::File::create(&console_path)?;
     qemu.args(["-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
@@ -267,6 +286,9 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         .arg("-qtest")
         .arg(format!("unix:{},server=on,wait=off", qtest.display()))
         .args(["-qtest-log", "none"])
+        // The screen, dumped from the host (screen.rs).
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         // The guest's console input: the harness answers there.
         .stdin(Stdio::piped())
         .stdout(console.try_clone()?)
@@ -283,7 +305,7 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         let running = running.clone();
         let console = console_path.clone();
         std::thread::spawn(move || -> Result<Vec<String>> {
-            let mut panel = panel::Panel::connect(&gpio, &qtest, &console, guest)?;
+            let mut panel = panel::Panel::connect(&gpio, &qtest, &qmp, &console, guest)?;
             panel.serve(|| running.load(std::sync::atomic::Ordering::Relaxed))?;
             Ok(panel.figures)
         })

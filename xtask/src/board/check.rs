@@ -85,16 +85,12 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
     }
     lines_held(outcome, &["CALL", "HANGUP"], "LED")?;
     let log = std::fs::read_to_string(share.join("camloop.log")).context("no camloop.log")?;
-    let opened = log
-        .lines()
-        .find(|l| l.contains("screen: "))
-        .context("camloop never said which screen it opened")?;
-    eprintln!("xtask: camloop on the board: {}", opened.trim());
-    let shot =
-        |name: &str| screen::Shot::read(&outcome.board.work().join(format!("screen-{name}.ppm")));
-    for figure in screen::check(&shot("connected")?, &shot("ready")?)? {
-        eprintln!("xtask: screen, {figure}");
-    }
+    let opened = log.lines().find(|l| l.contains("screen: "));
+    eprintln!(
+        "xtask: camloop on the board: {}",
+        opened.unwrap_or_default().trim()
+    );
+    screen_seen(outcome, &outcome.board.work())?;
 
     for (key, what) in [
         ("camera-missing", "camera missing at start"),
@@ -186,6 +182,31 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
             outcome.marker("exit")
         );
     }
+    let led_off = outcome
+        .marker("led-off")
+        .context("the scenario never ran camloop led-off")?;
+    if !led_off.contains("killed mid-call: LED on;") {
+        bail!("camloop killed mid-call should leave the LED lit for led-off to put out: {led_off}");
+    }
+    eprintln!("xtask: camloop led-off, {led_off}");
+    Ok(())
+}
+
+/// The screendumps taken during the call and after Hangup show what camloop should; kept as
+/// PNG beside them.
+fn screen_seen(outcome: &Outcome, work: &Path) -> Result<()> {
+    if let Some(opened) = outcome.marker("screen") {
+        eprintln!("xtask: camloop on the board: {}", opened.trim());
+    }
+    let shot = |name: &str| -> Result<screen::Shot> {
+        let shot = screen::Shot::read(&work.join(format!("screen-{name}.ppm")))?;
+        shot.write_png(&work.join(format!("screen-{name}.png")))?;
+        Ok(shot)
+    };
+    for figure in screen::check(&shot("connected")?, &shot("ready")?)? {
+        eprintln!("xtask: screen, {figure}");
+    }
+    eprintln!("xtask: screen, kept as {}/screen-*.png", work.display());
     Ok(())
 }
 
@@ -207,6 +228,7 @@ fn check_rpi3(outcome: &Outcome, work: &Path) -> Result<()> {
         );
     }
     lines_held(outcome, &["GPIO17", "GPIO27"], "GPIO22")?;
+    screen_seen(outcome, work)?;
     if outcome.markers("gpio-exit").count() != 1 {
         bail!("the rpi3 scenario did not end with camloop's exit");
     }

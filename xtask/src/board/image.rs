@@ -267,8 +267,8 @@ pub fn initramfs(
     cpio.finish()
 }
 
-/// The machine's device tree with the GPIO lines named as on the product's board.
-pub fn device_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
+/// The `virt` machine's device tree with the GPIO lines named as on the product's board.
+pub fn virt_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
     let dumped = work.join("virt.dtb");
     let mut dump = vec![
         "-M".to_owned(),
@@ -280,6 +280,33 @@ pub fn device_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
         "qemu-system-aarch64",
         &dump.iter().map(String::as_str).collect::<Vec<_>>(),
     )?;
+    let names =
+        "\n\t\tgpio-line-names = \"CALL\", \"HANGUP\", \"LED\", \"\", \"\", \"\", \"\", \"\";";
+    edited_tree(work, &dumped, "pl061@9030000 {", names)
+}
+
+/// The Pi 3's device tree with a `simple-framebuffer` node for QEMU's BCM2835 framebuffer, as
+/// the Pi firmware adds one for its own: 32-bit XRGB, `width` x `height`, at `base`.
+pub fn rpi3_tree(
+    work: &Path,
+    dtb: &Path,
+    base: u32,
+    (width, height): (u32, u32),
+) -> Result<PathBuf> {
+    let stride = width * 4;
+    let framebuffer = format!(
+        "\n\t\t#address-cells = <1>;\n\t\t#size-cells = <1>;\n\t\tranges;\n\
+         \t\tframebuffer@{base:x} {{\n\t\t\tcompatible = \"simple-framebuffer\";\n\
+         \t\t\treg = <{base:#x} {:#x}>;\n\t\t\twidth = <{width}>;\n\t\t\theight = <{height}>;\n\
+         \t\t\tstride = <{stride}>;\n\t\t\tformat = \"x8r8g8b8\";\n\t\t}};",
+        stride * height
+    );
+    edited_tree(work, dtb, "chosen {", &framebuffer)
+}
+
+/// `dtb` with `insertion` added at the end of `node`, a child of the root, as `board.dtb`
+/// (at the end, as a node's subnodes must follow its properties).
+fn edited_tree(work: &Path, dtb: &Path, node: &str, insertion: &str) -> Result<PathBuf> {
     let source = output(
         "dtc",
         &[
@@ -288,20 +315,20 @@ pub fn device_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
             "dtb",
             "-O",
             "dts",
-            dumped.to_str().context("path")?,
+            dtb.to_str().context("path")?,
         ],
     )?;
-    let node = "pl061@9030000 {";
-    let at = source
-        .find(node)
-        .context("the virt machine's device tree has no PL061 node")?
-        + node.len();
-    let names =
-        "\n\t\tgpio-line-names = \"CALL\", \"HANGUP\", \"LED\", \"\", \"\", \"\", \"\", \"\";";
-    let named = format!("{}{names}{}", &source[..at], &source[at..]);
+    let opened = source
+        .find(&format!("\n\t{node}"))
+        .with_context(|| format!("{} has no node {node}", dtb.display()))?;
+    let at = opened
+        + source[opened..]
+            .find("\n\t};")
+            .with_context(|| format!("{node} in {} is not closed", dtb.display()))?;
+    let edited = format!("{}{insertion}{}", &source[..at], &source[at..]);
     let dts = work.join("board.dts");
-    std::fs::write(&dts, named)?;
-    let dtb = work.join("board.dtb");
+    std::fs::write(&dts, edited)?;
+    let board = work.join("board.dtb");
     run(
         "dtc",
         &[
@@ -311,9 +338,9 @@ pub fn device_tree(work: &Path, machine: &[&str]) -> Result<PathBuf> {
             "-O",
             "dtb",
             "-o",
-            dtb.to_str().context("path")?,
+            board.to_str().context("path")?,
             dts.to_str().context("path")?,
         ],
     )?;
-    Ok(dtb)
+    Ok(board)
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// The GPIO block a board's buttons and LED are on.
 pub enum Gpio {
     /// `virt`'s PL061, found through QMP: lines CALL 0, HANGUP 1, LED 2.
-    Pl061 { qmp: PathBuf },
+    Pl061,
     /// `raspi3b`'s BCM2835, LED on line 22. QEMU's model has no input events, so a press is
     /// asked of the guest, which sends `camloop ctl`.
     Bcm2835,
@@ -33,10 +33,12 @@ const HOLD: Duration = Duration::from_millis(150);
 const SAMPLE: Duration = Duration::from_millis(5);
 /// On this long without a change is "steady on" (Connected).
 const STEADY: Duration = Duration::from_millis(1500);
+/// From Connected until the screen has shown pictures from both ends, under emulation.
+const PICTURES_SHOWN: Duration = Duration::from_secs(4);
 
 pub struct Panel {
-    /// QEMU's QMP socket, where the screen is dumped; none where the board has no screen yet.
-    qmp: Option<PathBuf>,
+    /// QEMU's QMP socket, where the screen is dumped.
+    qmp: PathBuf,
     qtest: BufReader<UnixStream>,
     /// The PL061's QOM path where the buttons can be pressed; none where the guest is asked.
     pl061: Option<String>,
@@ -50,18 +52,20 @@ pub struct Panel {
 }
 
 impl Panel {
-    /// Connects to QEMU's qtest socket (and QMP for the PL061), retrying while QEMU starts.
-    pub fn connect(gpio: &Gpio, qtest: &Path, console: &Path, guest: ChildStdin) -> Result<Panel> {
+    /// Connects to QEMU's qtest and QMP sockets, retrying while QEMU starts.
+    pub fn connect(
+        gpio: &Gpio,
+        qtest: &Path,
+        qmp: &Path,
+        console: &Path,
+        guest: ChildStdin,
+    ) -> Result<Panel> {
         let (pl061, led) = match gpio {
-            Gpio::Pl061 { qmp } => (Some(find_pl061(connect(qmp)?)?), (PL061_DATA, PL061_LED)),
+            Gpio::Pl061 => (Some(find_pl061(connect(qmp)?)?), (PL061_DATA, PL061_LED)),
             Gpio::Bcm2835 => (None, (BCM2835_LEVELS, BCM2835_LED)),
         };
-        let qmp = match gpio {
-            Gpio::Pl061 { qmp } => Some(qmp.clone()),
-            Gpio::Bcm2835 => None,
-        };
         Ok(Panel {
-            qmp,
+            qmp: qmp.to_path_buf(),
             qtest: BufReader::new(connect(qtest)?),
             pl061,
             led,
@@ -178,25 +182,34 @@ impl Panel {
             if let Some(name) = request.strip_prefix("press ") {
                 self.press(name)?;
             } else if let Some(name) = request.strip_prefix("screendump ") {
-                let qmp = self
-                    .qmp
-                    .as_ref()
-                    .context("a screendump on a board without QMP")?;
-                let to = qmp.with_file_name(format!("screen-{}.ppm", name.trim()));
-                screen::dump(&mut Qmp::open(connect(qmp)?)?, &to)
-                    .with_context(|| format!("the screendump {name}"))?;
+                self.screendump(name.trim())?;
                 self.tell("shot")?;
-            } else if let Some(mode) = request.strip_prefix("gpio-phase ") {
-                self.button_phase(mode)
+            } else if request.trim() == "led-query" {
+                let lit = self.led()?;
+                self.tell(if lit { "on" } else { "off" })?;
+            } else if let Some(phase) = request.strip_prefix("gpio-phase ") {
+                let (mode, screen) = match phase.trim().split_once(' ') {
+                    Some((mode, "screen")) => (mode, true),
+                    _ => (phase.trim(), false),
+                };
+                self.button_phase(mode, screen)
                     .with_context(|| format!("buttons and LED, {mode} mode"))?;
             }
         }
         Ok(())
     }
 
-    /// What a person does with the buttons while watching the LED: Call, Hangup, Call (in
-    /// toggle mode the one button each time). The guest then stops camloop with SIGTERM.
-    fn button_phase(&mut self, mode: &str) -> Result<()> {
+    /// The screen as QEMU shows it, into `screen-{name}.ppm` beside the QMP socket.
+    fn screendump(&mut self, name: &str) -> Result<()> {
+        let to = self.qmp.with_file_name(format!("screen-{name}.ppm"));
+        screen::dump(&mut Qmp::open(connect(&self.qmp)?)?, &to)
+            .with_context(|| format!("the screendump {name}"))
+    }
+
+    /// What a person does with the buttons while watching the LED (and with `screen`, the
+    /// screen, dumped once connected and once ready again): Call, Hangup, Call (in toggle mode
+    /// the one button each time). The guest then stops camloop with SIGTERM.
+    fn button_phase(&mut self, mode: &str, screen: bool) -> Result<()> {
         let second = if mode == "toggle" { "CALL" } else { "HANGUP" };
         let press = if self.pl061.is_some() {
             "press"
@@ -212,8 +225,16 @@ impl Panel {
             "{mode}: Call {press} → Connected (LED steady on) in {:.2} s",
             (lit - pressed).as_secs_f64()
         ));
+        if screen {
+            // Time for pictures to pass through both peers and reach the screen.
+            std::thread::sleep(PICTURES_SHOWN);
+            self.screendump("connected")?;
+        }
         self.press(second)?;
         let (_, heartbeat) = self.wait_led(Pattern::Heartbeat, Duration::from_secs(30))?;
+        if screen {
+            self.screendump("ready")?;
+        }
         self.figures
             .push(format!("{mode}: Hangup {press} → Ready, LED {heartbeat}"));
         let pressed = Instant::now();

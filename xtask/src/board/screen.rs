@@ -3,6 +3,9 @@
 //! status line along the bottom).
 
 use anyhow::{Context, Result, bail};
+use noto_sans_mono_bitmap::{
+    FontWeight, RasterHeight, RasterizedChar, get_raster, get_raster_width,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -89,6 +92,23 @@ impl Shot {
         Ok(Shot { width, height, rgb })
     }
 
+    /// The picture as a PNG file, to keep and to show.
+    pub fn write_png(&self, path: &Path) -> Result<()> {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut encoder = png::Encoder::new(
+            std::io::BufWriter::new(file),
+            self.width as u32,
+            self.height as u32,
+        );
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(&self.rgb[..self.width * self.height * 3])?;
+        writer.finish()?;
+        Ok(())
+    }
+
     fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
         let at = (y * self.width + x) * 3;
         [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
@@ -106,20 +126,47 @@ impl Shot {
         pixels
     }
 
-    /// The pixels of the status line.
-    fn status(&self) -> Vec<[u8; 3]> {
-        let mut pixels = Vec::new();
-        for y in self.height - STATUS_HEIGHT..self.height {
-            for x in 0..self.width {
-                pixels.push(self.pixel(x, y));
-            }
-        }
-        pixels
+    /// The text of the status line, read back cell by cell: each character cell is matched
+    /// against every glyph of the font camloop draws with, the closest one wins.
+    fn status_text(&self) -> String {
+        let advance = get_raster_width(FontWeight::Regular, FONT);
+        let top = self.height - STATUS_HEIGHT + (STATUS_HEIGHT - FONT.val()) / 2;
+        let columns = self.width.saturating_sub(advance) / advance;
+        let glyphs: Vec<_> = (' '..='~')
+            .filter_map(|c| Some((c, get_raster(c, FontWeight::Regular, FONT)?)))
+            .collect();
+        let text: String = (0..columns)
+            .map(|i| {
+                let left = advance / 2 + i * advance;
+                // How far each pixel is from the background toward the text colour, 0-255.
+                let seen = |x: usize, y: usize| {
+                    let green = self.pixel(left + x, top + y)[1];
+                    let span = (TEXT_GREEN - STATUS_BACKGROUND[1]) as u32;
+                    (green.saturating_sub(STATUS_BACKGROUND[1]) as u32 * 255 / span).min(255)
+                };
+                let distance = |glyph: &RasterizedChar| -> u32 {
+                    glyph
+                        .rows()
+                        .enumerate()
+                        .flat_map(|(y, row)| row.iter().enumerate().map(move |(x, &v)| (x, y, v)))
+                        .map(|(x, y, v)| seen(x, y).abs_diff(v as u32))
+                        .sum()
+                };
+                glyphs
+                    .iter()
+                    .min_by_key(|(_, glyph)| distance(glyph))
+                    .map_or(' ', |(c, _)| *c)
+            })
+            .collect();
+        text.trim_end().to_string()
     }
 }
 
-/// camloop's status line: 16-pixel text with 4 pixels above and below.
-const STATUS_HEIGHT: usize = 24;
+/// camloop's status line: its font with 4 pixels above and below.
+const FONT: RasterHeight = RasterHeight::Size16;
+const STATUS_HEIGHT: usize = FONT.val() + 8;
+/// The green of camloop's pale yellow text (R 0xff, G 0xf0, B 0xa0).
+const TEXT_GREEN: u8 = 0xf0;
 /// The colour camloop fills what no picture covers with.
 const BACKGROUND: [u8; 3] = [0x20, 0x20, 0x20];
 const STATUS_BACKGROUND: [u8; 3] = [0x40, 0x40, 0x40];
@@ -158,10 +205,12 @@ pub fn check(connected: &Shot, ready: &Shot) -> Result<Vec<String>> {
     if difference > 40.0 {
         bail!("the remote picture is not the local one: mean difference {difference:.1} of 255");
     }
-    let status = connected.status();
-    let text = share_of(&status, |p| p[1] > 0x80);
-    if share_of(&status, |p| *p == STATUS_BACKGROUND) < 0.5 || text == 0.0 {
-        bail!("no status line along the bottom of the screen");
+    let (said_during, said_after) = (connected.status_text(), ready.status_text());
+    if !said_during.starts_with("camloop: connected") || !said_after.starts_with("camloop: ready") {
+        bail!(
+            "the status line reads {said_during:?} during the call and {said_after:?} after Hangup, not \
+             \"camloop: connected …\" and \"camloop: ready\""
+        );
     }
     let after = ready.centre(half, ready.width - half);
     let left_after = share_of(&ready.centre(0, half), pictured);
@@ -175,11 +224,56 @@ pub fn check(connected: &Shot, ready: &Shot) -> Result<Vec<String>> {
     Ok(vec![
         format!(
             "{}x{}: during the call both halves show a picture, remote vs local mean difference \
-             {difference:.1} of 255, status line {:.1} % text",
-            connected.width,
-            connected.height,
-            text * 100.0
+             {difference:.1} of 255; the status line reads {said_during:?}",
+            connected.width, connected.height,
         ),
-        "after Hangup the right half is empty and the left still shows the camera".into(),
+        format!(
+            "after Hangup the right half is empty, the left still shows the camera; the status \
+             line reads {said_after:?}"
+        ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A screen whose status line shows `text` drawn as camloop draws it.
+    fn showing(text: &str) -> Shot {
+        let (width, height) = (640, 48);
+        let mut rgb = [0x20u8; 3].repeat(width * height);
+        let advance = get_raster_width(FontWeight::Regular, FONT);
+        let top = height - STATUS_HEIGHT;
+        for y in top..height {
+            for x in 0..width {
+                rgb[(y * width + x) * 3..][..3].copy_from_slice(&STATUS_BACKGROUND);
+            }
+        }
+        for (i, c) in text.chars().enumerate() {
+            let glyph = get_raster(c, FontWeight::Regular, FONT).unwrap();
+            for (y, row) in glyph.rows().enumerate() {
+                for (x, &alpha) in row.iter().enumerate() {
+                    let at = ((top + 4 + y) * width + advance / 2 + i * advance + x) * 3;
+                    for (channel, text) in [0xffu8, TEXT_GREEN, 0xa0].into_iter().enumerate() {
+                        let back = STATUS_BACKGROUND[channel] as u32;
+                        let alpha = alpha as u32;
+                        rgb[at + channel] =
+                            ((back * (255 - alpha) + text as u32 * alpha) / 255) as u8;
+                    }
+                }
+            }
+        }
+        Shot { width, height, rgb }
+    }
+
+    #[test]
+    fn the_status_line_is_read_back() {
+        for text in [
+            "camloop: connected  29.9 fps  latency 3.1 ms  812 kbit/s",
+            "camloop: ready",
+        ] {
+            assert_eq!(showing(text).status_text(), text);
+        }
+        assert_eq!(showing("").status_text(), "");
+    }
 }

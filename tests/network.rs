@@ -38,9 +38,13 @@ async fn connected(config: Config) -> DaemonHandle {
     daemon
 }
 
-/// A call on `impair` that must stay connected for `media`; its report.
-async fn impaired_call(name: &str, impair: &str, media: Duration) -> CallReport {
-    let mut daemon = connected(impaired(name, impair)).await;
+/// A call on `config` (from [`impaired`]) that must stay connected for `media`; its report.
+async fn impaired_call(config: Config, media: Duration) -> CallReport {
+    let impair = config
+        .impairment
+        .as_ref()
+        .map_or(String::new(), |i| format!("{i:?}"));
+    let mut daemon = connected(config).await;
     let ended = daemon.wait_for(media, |s| s != State::Connected).await;
     let status = daemon.status().await.unwrap();
     assert!(ended.is_err(), "{impair}: the call ended: {status:?}");
@@ -67,7 +71,12 @@ fn decoded_share(report: &CallReport) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitter_that_reorders_packets_loses_no_picture() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let report = impaired_call("jitter", "delay=30,jitter=10", Duration::from_secs(6)).await;
+    // Only a keyframe's packets are sent close enough together for ±10 ms to swap them (a
+    // 320x240 P-frame of the bars is one packet, 67 ms after the last): one keyframe a second
+    // makes a call without a swap all but impossible.
+    let mut config = impaired("jitter", "delay=30,jitter=10");
+    config.video.keyframe_interval_s = 1;
+    let report = impaired_call(config, Duration::from_secs(6)).await;
     assert!(
         report.video.packets_reordered > 0,
         "the relay reordered nothing"
@@ -92,8 +101,7 @@ async fn jitter_that_reorders_packets_loses_no_picture() {
 async fn lost_packets_are_asked_for_again_resent_and_counted() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let report = impaired_call(
-        "loss",
-        "loss=5,delay=30,jitter=10,seed=3",
+        impaired("loss", "loss=5,delay=30,jitter=10,seed=3"),
         Duration::from_secs(8),
     )
     .await;
@@ -130,7 +138,11 @@ async fn lost_packets_are_asked_for_again_resent_and_counted() {
 async fn an_outage_longer_than_ice_disconnected_is_ridden_out_and_the_video_comes_back() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // 7 s of nothing, from 1 s into the call: ICE says disconnected after 5 s.
-    let report = impaired_call("blackout", "blackout=1+7", Duration::from_secs(12)).await;
+    let report = impaired_call(
+        impaired("blackout", "blackout=1+7"),
+        Duration::from_secs(12),
+    )
+    .await;
     let freeze = report.video.freeze_max_ms.unwrap();
     assert!(freeze >= 6000.0, "no outage seen: {freeze} ms");
     assert!(

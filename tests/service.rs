@@ -77,14 +77,16 @@ fn systemd_is_told_ready_status_and_watchdog_even_with_the_camera_missing() {
     until(&socket, "STOPPING=1", Duration::from_secs(1));
 }
 
-/// `systemd-analyze` on a copy of the unit with this build's binary in it.
-fn analyze(args: &[&str]) -> std::process::Output {
+/// `systemd-analyze` on a copy of the unit, edited by `edit`, with this build's binary in it.
+fn analyze(args: &[&str], edit: fn(String) -> String) -> std::process::Output {
     let dir = out_dir("service-unit");
-    let unit = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/board/camloop.service"
-    ))
-    .unwrap()
+    let unit = edit(
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/board/camloop.service"
+        ))
+        .unwrap(),
+    )
     .replace("/usr/bin/camloop", env!("CARGO_BIN_EXE_camloop"));
     let path = dir.join("camloop.service");
     std::fs::write(&path, unit).unwrap();
@@ -97,13 +99,13 @@ fn analyze(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_unit_verifies_and_its_exposure_is_at_most_2() {
-    let verify = analyze(&["verify"]);
+    let verify = analyze(&["verify"], |unit| unit);
     let said = String::from_utf8_lossy(&verify.stderr);
     assert!(
         verify.status.success() && said.trim().is_empty(),
         "systemd-analyze verify: {said}"
     );
-    let security = analyze(&["security", "--offline=yes"]);
+    let security = analyze(&["security", "--offline=yes"], |unit| unit);
     let report = String::from_utf8_lossy(&security.stdout);
     let exposure: f64 = report
         .lines()
@@ -116,4 +118,18 @@ fn the_unit_verifies_and_its_exposure_is_at_most_2() {
         .unwrap_or_else(|| panic!("no exposure figure in:\n{report}"));
     println!("systemd-analyze security: exposure {exposure}");
     assert!(exposure <= 2.0, "exposure {exposure}:\n{report}");
+}
+
+#[test]
+fn verify_finds_a_bad_value_in_the_unit() {
+    // systemd-analyze exits 0 on a bad value and only says so: the check above reads what it says.
+    let verify = analyze(&["verify"], |unit| {
+        assert!(unit.contains("WatchdogSec=10s"));
+        unit.replace("WatchdogSec=10s", "WatchdogSec=ten")
+    });
+    let said = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        said.contains("WatchdogSec") || said.contains("ten"),
+        "{said}"
+    );
 }

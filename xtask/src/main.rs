@@ -7,6 +7,10 @@
 //!   only that target's tests.
 //! - `cross --target T`: a stripped release build for T with Debian's cross toolchain.
 //! - `sizes`: the sizes of the cross-built binaries.
+//! - `deb --target T`: the Debian package for T in `target/debian/`, checked by lintian.
+//! - `yocto`: the Yocto recipe's crate list from Cargo.lock (`yocto.rs`).
+//! - `yocto-check [--layers DIR]`: the Yocto layer's checks from the package registries
+//!   (`yocto_check.rs`); with the upstream layers in DIR, the real BitBake's too (`bitbake.rs`).
 //! - `board-test [--board virt|rpi3] [--config FILE]`: camloop on an emulated aarch64 board
 //!   (see `board.rs`).
 //! - `fuzz [--seconds N]`: each fuzz target in `fuzz/` for N seconds (default 60) with nightly
@@ -14,15 +18,19 @@
 //!   minimising it. Commit what it adds (a crash goes into the seeds once fixed): `cargo test`
 //!   feeds both to the same code on stable.
 
+mod bitbake;
 mod board;
 mod cross;
+mod deb;
 mod system;
+mod yocto;
+mod yocto_check;
 
 use anyhow::{Context, Result, bail};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | board-test [--board virt|rpi3] [--config FILE] | fuzz [--seconds N]";
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] | fuzz [--seconds N]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -38,6 +46,12 @@ fn main() -> Result<()> {
         (Some("test"), ["--target", triple]) => cross::test(Target::named(triple)?),
         (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
         (Some("sizes"), []) => cross::sizes(),
+        (Some("deb"), ["--target", triple]) => deb::package(Target::named(triple)?).map(|_| ()),
+        (Some("yocto"), []) => yocto::write(),
+        (Some("yocto-check"), []) => yocto_check::check(None),
+        (Some("yocto-check"), ["--layers", dir]) => {
+            yocto_check::check(Some(std::path::Path::new(dir)))
+        }
         (Some("board-test"), options) => board_test(options),
         (Some("fuzz"), []) => fuzz("60"),
         (Some("fuzz"), ["--seconds", seconds]) if seconds.parse::<u32>().is_ok_and(|s| s > 0) => {
@@ -112,8 +126,8 @@ fn test_host() -> Result<()> {
     run("cargo", &["test", "--workspace"])
 }
 
-/// Everything CI checks: the host, the aarch64 tests under emulation, the armv7 build, the
-/// emulated board. Each step says how long it took.
+/// Everything CI checks: the host, the aarch64 tests under emulation, the armv7 build, the Yocto
+/// layer, the emulated boards, the Debian packages. Each step says how long it took.
 fn test_everything() -> Result<()> {
     let timed = |name: &str, step: &dyn Fn() -> Result<()>| -> Result<()> {
         let started = std::time::Instant::now();
@@ -131,6 +145,7 @@ fn test_everything() -> Result<()> {
     timed("armv7 build", &|| {
         cross::build(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
     })?;
+    timed("Yocto layer checks", &|| yocto_check::check(None))?;
     timed("board test", &|| board::test(board::Board::Virt, None))?;
     timed("board test on the Pi 3's GPIO (raspi3b)", &|| {
         board::test(board::Board::Rpi3, None)
@@ -138,5 +153,11 @@ fn test_everything() -> Result<()> {
     timed(
         "board test harness with a broken config",
         &board::test_harness_rejects_a_broken_config,
-    )
+    )?;
+    timed("Debian packages, checked by lintian", &|| {
+        for triple in ["aarch64-unknown-linux-gnu", "armv7-unknown-linux-gnueabihf"] {
+            deb::package(Target::named(triple)?)?;
+        }
+        Ok(())
+    })
 }

@@ -1,6 +1,7 @@
 //! Running programs and installing Debian packages.
 
 use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the host build needs: the Opus and ALSA libraries, nasm for OpenH264's x86
@@ -45,6 +46,26 @@ pub fn output(program: &str, args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/camloop/NAME`, made if missing: downloads kept outside any
+/// clone, so every CI run on a machine reuses them.
+pub fn cache_dir(name: &str) -> Result<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(
+            std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?,
+        )
+        .join(".cache"),
+    };
+    let dir = base.join("camloop").join(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+pub fn sha256(path: &Path) -> Result<String> {
+    let out = output("sha256sum", &[path.to_str().context("path")?])?;
+    Ok(out.split_whitespace().next().unwrap_or_default().to_owned())
 }
 
 fn is_root() -> bool {

@@ -2,23 +2,10 @@
 //! (`${XDG_CACHE_HOME:-$HOME/.cache}/camloop/debs`, outside any clone, so every CI run on a
 //! machine reuses them) and checked against the archive's SHA256 before each use.
 
-use crate::system::{output, run_with};
+use crate::system::{cache_dir, output, run_with, sha256};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn cache_dir() -> Result<PathBuf> {
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(
-            std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?,
-        )
-        .join(".cache"),
-    };
-    let dir = base.join("camloop/debs");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
 
 /// The candidate version's file name in the archive and its SHA256, as apt knows them.
 fn archive_entry(package: &str) -> Result<(String, String)> {
@@ -36,14 +23,9 @@ fn archive_entry(package: &str) -> Result<(String, String)> {
     Ok((name, field("SHA256:")?))
 }
 
-fn sha256(path: &Path) -> Result<String> {
-    let out = output("sha256sum", &[path.to_str().context("path")?])?;
-    Ok(out.split_whitespace().next().unwrap_or_default().to_owned())
-}
-
 /// The package's .deb from the cache, downloaded first when missing or not the archive's.
 pub fn download(package: &str) -> Result<PathBuf> {
-    let cache = cache_dir()?;
+    let cache = cache_dir("debs")?;
     let (name, want) = archive_entry(package)?;
     let deb = cache.join(&name);
     if deb.exists() && sha256(&deb)? == want {

@@ -271,7 +271,7 @@ async fn run(
     };
     let daemon = daemon::spawn(config.clone());
     signals.forward(daemon.inputs.clone(), reload);
-    let _server = match control::serve(&config.control_socket, &daemon) {
+    let _server = match control::serve(&config.control_socket, &daemon, config.debug_commands) {
         Ok(server) => server,
         Err(e) => {
             daemon.press(Event::Shutdown);

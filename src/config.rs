@@ -28,6 +28,9 @@ pub struct Config {
     /// The status LED, when one is wired.
     pub led: Option<LedConfig>,
     pub control_socket: PathBuf,
+    /// `[control] debug_commands`: the control socket also takes `debug-stall`, which hangs the
+    /// owner task, so a test can watch systemd's watchdog restart camloop. Off on a board.
+    pub debug_commands: bool,
     pub stats: StatsConfig,
     pub log_level: log::LevelFilter,
     /// `[network] impair`: a bad network made between pc1 and pc2, for tests and the bench.
@@ -248,7 +251,7 @@ impl Config {
             ],
         )?;
         let led = Section::new(table, "led", &["chip", "line", "active_low"])?;
-        let control = Section::new(table, "control", &["socket"])?;
+        let control = Section::new(table, "control", &["socket", "debug_commands"])?;
         let stats = Section::new(table, "stats", &["report", "interval_s"])?;
         let log = Section::new(table, "log", &["level"])?;
         let network = Section::new(table, "network", &["impair"])?;
@@ -325,6 +328,7 @@ impl Config {
                 }),
             },
             control_socket: socket_path(&control)?,
+            debug_commands: control.boolean("debug_commands", false)?,
             stats: StatsConfig {
                 report: stats.optional_path("report")?,
                 interval: Duration::from_secs(stats.number("interval_s", 5, 1, 3600)?.into()),

@@ -50,7 +50,9 @@ pub enum ControlError {
     NotASocket { path: PathBuf, found: &'static str },
 }
 
-pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit"];
+/// `debug-stall` is carried out only with `[control] debug_commands = true`.
+pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit", "debug-stall"];
+const STALL_REFUSED: &str = "debug-stall hangs the daemon, to test systemd's watchdog; it is off unless [control] debug_commands = true";
 /// The longest request line; a longer one gets an error and the connection is closed.
 pub const MAX_REQUEST: usize = 4096;
 /// A client that sends nothing for this long is dropped.
@@ -73,7 +75,12 @@ impl Drop for ControlServer {
     }
 }
 
-pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, ControlError> {
+/// With `debug_commands`, `debug-stall` is carried out; without, it is refused.
+pub fn serve(
+    path: &Path,
+    daemon: &DaemonHandle,
+    debug_commands: bool,
+) -> Result<ControlServer, ControlError> {
     let listener = bind(path)?;
     let inputs = daemon.inputs.clone();
     let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
@@ -89,7 +96,7 @@ pub fn serve(path: &Path, daemon: &DaemonHandle) -> Result<ControlServer, Contro
             };
             match clients.clone().try_acquire_owned() {
                 Ok(client) => {
-                    tokio::spawn(answer(stream, inputs.clone(), client));
+                    tokio::spawn(answer(stream, inputs.clone(), client, debug_commands));
                 }
                 Err(_) => {
                     tokio::spawn(refuse(
@@ -171,7 +178,12 @@ async fn refuse(mut stream: UnixStream, message: String) {
 
 /// Answers each request line of one client in order, until it closes, goes idle, sends a line
 /// too long, or quits.
-async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>, _client: OwnedSemaphorePermit) {
+async fn answer(
+    stream: UnixStream,
+    inputs: UnboundedSender<Input>,
+    _client: OwnedSemaphorePermit,
+    debug_commands: bool,
+) {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     loop {
@@ -192,6 +204,11 @@ async fn answer(stream: UnixStream, inputs: UnboundedSender<Input>, _client: Own
             break;
         }
         let (reply, after) = match parse_request(&line) {
+            Ok(Request::Stall) if !debug_commands => (error_reply(STALL_REFUSED), None),
+            Ok(Request::Stall) => {
+                let _ = inputs.send(Input::Stall);
+                ("{\"stalling\":true}\n".to_string(), None)
+            }
             Ok(request) => carry_out(request, &inputs).await,
             Err(message) => (error_reply(&message), None),
         };
@@ -214,6 +231,8 @@ pub enum Request {
     Hangup,
     Status,
     Quit,
+    /// Hangs the owner task (with `[control] debug_commands` only).
+    Stall,
 }
 
 /// One request line (without its length check), or the error to answer it with: short, and
@@ -226,6 +245,7 @@ pub fn parse_request(line: &[u8]) -> Result<Request, String> {
         "hangup" => Ok(Request::Hangup),
         "status" => Ok(Request::Status),
         "quit" => Ok(Request::Quit),
+        "debug-stall" => Ok(Request::Stall),
         other => {
             let mut shown: String = other.chars().take(40).collect();
             if shown.len() < other.len() {
@@ -245,7 +265,7 @@ async fn carry_out(request: Request, inputs: &UnboundedSender<Input>) -> (String
         Request::Call => (Some(Event::CallPressed), None),
         Request::Hangup => (Some(Event::HangupPressed), None),
         Request::Quit => (None, Some(Event::Shutdown)),
-        Request::Status => (None, None),
+        Request::Status | Request::Stall => (None, None),
     };
     if let Some(event) = before {
         let _ = inputs.send(Input::Event(event));

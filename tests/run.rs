@@ -106,7 +106,7 @@ fn every_line_on_a_control_connection_is_answered_in_order_and_a_huge_one_is_ref
     wait_for_state(&socket, "ready", READY);
     let mut stream = client(&socket);
     stream
-        .write_all(b"status\nstatus\n\xff\xfe\nbogus\n")
+        .write_all(b"status\nstatus\n\xff\xfe\nbogus\ndebug-stall\nstatus\n")
         .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     for _ in 0..2 {
@@ -122,6 +122,13 @@ fn every_line_on_a_control_connection_is_answered_in_order_and_a_huge_one_is_ref
         unknown["error"].as_str().unwrap().contains("bogus"),
         "{unknown}"
     );
+    // The watchdog test's command is refused unless the config allows it, and hangs nothing.
+    let stall = reply(&mut reader);
+    assert!(
+        stall["error"].as_str().unwrap().contains("debug_commands"),
+        "{stall}"
+    );
+    assert_eq!(reply(&mut reader)["state"], "ready");
 
     // 10 MiB on one line: a short error, nothing echoed, the connection closed.
     let mut writer = stream.try_clone().unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{
-    ONE_CALL_AT_A_TIME, READY, out_dir, quit, spawn_daemon, wait_for_socket, write_config,
+    ONE_CALL_AT_A_TIME, READY, ctl, out_dir, quit, spawn_daemon, wait_for_socket, write_config,
 };
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -132,4 +132,56 @@ fn verify_finds_a_bad_value_in_the_unit() {
         said.contains("WatchdogSec") || said.contains("ten"),
         "{said}"
     );
+}
+
+#[test]
+fn a_stalled_owner_task_gets_no_more_watchdog_pings() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("service-stall");
+    let path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    write_config(&dir, "", "");
+    let config = dir.join("camloop.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[control]\n", "[control]\ndebug_commands = true\n", 1),
+    )
+    .unwrap();
+    let (child, control) = spawn_daemon(&dir, |command| {
+        command
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "1000000")
+            .env_remove("WATCHDOG_PID");
+    });
+    // A stalled daemon never ends by itself: killed however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Killed(child);
+    until(&socket, "READY=1", READY);
+    until(&socket, "WATCHDOG=1", Duration::from_secs(2));
+    wait_for_socket(&control);
+    assert_eq!(ctl(&control, "debug-stall")["stalling"], true);
+    // A ping already on its way may arrive; none after that, for three watchdog periods.
+    let stalled = Instant::now();
+    let mut late = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while stalled.elapsed() < Duration::from_secs(3) {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        if let Ok(n) = socket.recv(&mut buffer) {
+            let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            if message.contains("WATCHDOG=1") && stalled.elapsed() > Duration::from_millis(700) {
+                late.push(format!("{:?}: {message}", stalled.elapsed()));
+            }
+        }
+    }
+    assert!(late.is_empty(), "pinged while stalled: {late:?}");
 }

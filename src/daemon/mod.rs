@@ -38,6 +38,8 @@ pub enum Input {
     /// Media opens are numbered too: an open or a failure from a stream since replaced is stale.
     MediaOpened(u64, Result<LocalStream, MediaError>),
     MediaLost(u64, MediaError),
+    /// `debug-stall`: the owner task stops answering, as a hung one would.
+    Stall,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -186,6 +188,12 @@ impl Daemon {
                 Input::Event(event) => event,
                 Input::Status(reply) => {
                     let _ = reply.send(self.status(call.state()));
+                    continue;
+                }
+                Input::Stall => {
+                    log::warn!("debug-stall: the owner task hangs now; only a restart ends it");
+                    // Blocking, not awaiting: nothing of the owner's runs again.
+                    std::thread::sleep(Duration::from_secs(u64::from(u32::MAX)));
                     continue;
                 }
                 Input::Reload(config) => match self.reload(*config, &mut call) {

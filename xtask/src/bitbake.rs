@@ -69,6 +69,12 @@ pub fn check(layers: &Path) -> Result<()> {
         .collect();
     let mut parsed = false;
     for machine in MACHINES {
+        // kas takes the checkout for the repo of its files only while git trusts its owner:
+        // the build user's since the last BitBake run.
+        run(
+            "chown",
+            &["-R", output("id", &["-u"])?.trim(), path(&work)?],
+        )?;
         run_with(
             Command::new(&kas)
                 .args([
@@ -159,7 +165,15 @@ fn class_writes_the_inc(layers: &Path, checkout: &Path, written: &Path) -> Resul
         .replace("${CARGO_LOCK_SRC_DIR}", path(checkout)?)
         .replace("${PN}", "camloop")
         .replace("${TARGET_FILE}", path(written)?);
-    run_with(Command::new("python3").args(["-c", &script]))?;
+    let out = Command::new("python3")
+        .args(["-c", &unquoted_heredoc(&script)])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "the class's Python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let (class_inc, ours) = (std::fs::read(written)?, std::fs::read(checkout.join(INC))?);
     if class_inc != ours {
         bail!(
@@ -174,6 +188,23 @@ fn class_writes_the_inc(layers: &Path, checkout: &Path, written: &Path) -> Resul
         ours.len()
     );
     Ok(())
+}
+
+/// What the shell makes of an unquoted here-document: `\\`, `\$` and `` \` `` lose their
+/// backslash, a backslash before a newline joins the lines, any other backslash stays.
+fn unquoted_heredoc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('\\' | '$' | '`')) => out.extend(chars.next()),
+            ('\\', Some('\n')) => {
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// A BitBake command in the build environment, as the build user; what it printed.
@@ -261,4 +292,19 @@ fn crates_in_the_environment(work: &Path, checkout: &Path) -> Result<()> {
         flags.len()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_here_document_loses_the_backslashes_the_shell_takes() {
+        // As `sh` reads `cat <<EOF` with these lines: \\ → \, \$ → $, \` → `, \newline joins,
+        // and \n, \' and \" stay.
+        let body = "a \\\\ b \\$x \\` c\\\nd '\\n' \\' \\\"";
+        assert_eq!(unquoted_heredoc(body), "a \\ b $x ` cd '\\n' \\' \\\"");
+        let shell = output("sh", &["-c", &format!("cat <<EOF\n{body}\nEOF")]).unwrap();
+        assert_eq!(shell.trim_end_matches('\n'), unquoted_heredoc(body));
+    }
 }

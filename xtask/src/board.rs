@@ -15,6 +15,7 @@
 
 mod check;
 mod cpio;
+mod debian;
 mod debs;
 mod image;
 mod panel;
@@ -65,6 +66,8 @@ pub enum Board {
     Virt,
     /// QEMU's `raspi3b` with the Pi 3's own device tree and GPIO driver.
     Rpi3,
+    /// `virt` booting a Debian root file system with systemd, camloop from its .deb (debian.rs).
+    Debian,
 }
 
 impl Board {
@@ -81,13 +84,14 @@ impl Board {
         match self {
             Board::Virt => "board/qemu-virt",
             Board::Rpi3 => "board/qemu-raspi3b",
+            Board::Debian => "board/qemu-debian",
         }
     }
 
     /// The config camloop runs with unless one is given.
     fn config(self) -> PathBuf {
         match self {
-            Board::Virt => PathBuf::from("board/qemu-virt/camloop.toml"),
+            Board::Virt | Board::Debian => PathBuf::from("board/qemu-virt/camloop.toml"),
             Board::Rpi3 => PathBuf::from("board/rpi3/camloop.toml"),
         }
     }
@@ -97,6 +101,7 @@ impl Board {
         match self {
             Board::Virt => PathBuf::from(WORK),
             Board::Rpi3 => PathBuf::from(WORK).join("rpi3"),
+            Board::Debian => PathBuf::from(WORK).join("debian"),
         }
     }
 
@@ -113,6 +118,8 @@ impl Board {
             ],
             // Without the watchdog driver `poweroff -f` never ends QEMU (no PSCI on raspi).
             Board::Rpi3 => &[("bcm2835_wdt", ""), VIVID, ("snd-aloop", "")],
+            // Debian's own initramfs and udev load what the devices need.
+            Board::Debian => &[],
         }
     }
 }
@@ -153,7 +160,10 @@ impl Outcome {
 
 pub fn test(board: Board, config: Option<&Path>) -> Result<()> {
     let config = config.map_or_else(|| board.config(), Path::to_path_buf);
-    let outcome = boot(board, &config)?;
+    let outcome = match board {
+        Board::Debian => debian::boot()?,
+        _ => boot(board, &config)?,
+    };
     check::check(&outcome)
 }
 
@@ -182,8 +192,6 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
 
     let started = Instant::now();
     let kernel = image::kernel(Path::new(WORK))?;
-    let console_path = work.join("console.log");
-    let qtest = work.join("qtest.sock");
     let mut qemu = Command::new("qemu-system-aarch64");
     let scenario = PathBuf::from(board.folder()).join("scenario.sh");
     let mut contents = image::Contents {
@@ -193,6 +201,7 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
     };
     let installed = [("etc/camloop/camloop.toml", config)];
     let gpio = match board {
+        Board::Debian => bail!("the Debian board boots its own root file system (debian.rs)"),
         Board::Virt => {
             let share = work.join("share");
             if share.exists() {
@@ -272,16 +281,45 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         started.elapsed().as_secs_f64()
     );
 
+    qemu.arg("-kernel")
+        .arg(&kernel.image)
+        .arg("-initrd")
+        .arg(&initramfs);
+    let limits = Limits {
+        init: INIT_TIMEOUT,
+        all: TIMEOUT,
+    };
+    let (console, panel) = run(qemu, gpio, &work, &format!("{board:?}"), limits)?;
+    Ok(Outcome {
+        board,
+        console,
+        panel,
+    })
+}
+
+/// How long a boot may take to reach the scenario, and to power off.
+struct Limits {
+    init: Duration,
+    all: Duration,
+}
+
+/// Runs QEMU, set up for its board but for the console, qtest and QMP, with the panel serving
+/// the guest until it powers off; what the console said, and the panel's figures.
+fn run(
+    mut qemu: Command,
+    gpio: panel::Gpio,
+    work: &Path,
+    board: &str,
+    limits: Limits,
+) -> Result<(String, Result<Vec<String>>)> {
+    let console_path = work.join("console.log");
+    let qtest = work.join("qtest.sock");
     let qmp = work.join("qmp.sock");
     for socket in [&qtest, &qmp] {
         let _ = std::fs::remove_file(socket);
     }
     let console = std::fs::File::create(&console_path)?;
     qemu.args(["-no-reboot", "-monitor", "none", "-serial", "stdio"])
-        .arg("-kernel")
-        .arg(&kernel.image)
-        .arg("-initrd")
-        .arg(&initramfs)
         // The buttons and the LED, worked from the host (panel.rs).
         .arg("-qtest")
         .arg(format!("unix:{},server=on,wait=off", qtest.display()))
@@ -294,7 +332,7 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         .stdout(console.try_clone()?)
         .stderr(console);
     eprintln!(
-        "xtask: booting the emulated {board:?} board (console in {})",
+        "xtask: booting the emulated {board} board (console in {})",
         console_path.display()
     );
     let booted = Instant::now();
@@ -324,21 +362,21 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
                     booted.elapsed().as_secs_f64()
                 );
             }
-            if !init_seen && booted.elapsed() > INIT_TIMEOUT {
+            if !init_seen && booted.elapsed() > limits.init {
                 drop(qemu);
                 let tail: Vec<&str> = console.lines().rev().take(5).collect();
                 bail!(
                     "the board never reached /init within {} s (a kernel panic hangs QEMU); the console ended with: {}",
-                    INIT_TIMEOUT.as_secs(),
+                    limits.init.as_secs(),
                     tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
                 );
             }
         }
-        if booted.elapsed() > TIMEOUT {
+        if booted.elapsed() > limits.all {
             drop(qemu);
             bail!(
                 "the board did not power off within {} s; console in {}",
-                TIMEOUT.as_secs(),
+                limits.all.as_secs(),
                 console_path.display()
             );
         }
@@ -353,11 +391,7 @@ fn boot(board: Board, config: &Path) -> Result<Outcome> {
         "xtask: QEMU ran {:.1} s and exited with {status}",
         booted.elapsed().as_secs_f64()
     );
-    Ok(Outcome {
-        board,
-        console,
-        panel,
-    })
+    Ok((console, panel))
 }
 
 /// The console log as text: early boot can put bytes on the serial line that are not UTF-8.

@@ -11,7 +11,7 @@
 //! - `yocto`: the Yocto recipe's crate list from Cargo.lock (`yocto.rs`).
 //! - `yocto-check [--layers DIR]`: the Yocto layer's checks from the package registries
 //!   (`yocto_check.rs`); with the upstream layers in DIR, the real BitBake's too (`bitbake.rs`).
-//! - `board-test [--board virt|rpi3] [--config FILE]`: camloop on an emulated aarch64 board
+//! - `board-test [--board virt|rpi3] [--config FILE] [--os debian]`: camloop on an emulated aarch64 board
 //!   (see `board.rs`).
 //! - `fuzz [--seconds N]`: each fuzz target in `fuzz/` for N seconds (default 60) with nightly
 //!   and cargo-fuzz, from the seeds in `fuzz/seeds/`, growing its corpus in `fuzz/corpus/`, then
@@ -30,7 +30,7 @@ use anyhow::{Context, Result, bail};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] | fuzz [--seconds N]";
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] [--os debian] | fuzz [--seconds N]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -67,6 +67,8 @@ fn board_test(options: &[&str]) -> Result<()> {
         match pair {
             ["--board", name] => board = board::Board::named(name)?,
             ["--config", file] => config = Some(std::path::Path::new(*file)),
+            // The package on Debian's userland, booted on virt with systemd (board/debian.rs).
+            ["--os", "debian"] => board = board::Board::Debian,
             _ => bail!("{USAGE}"),
         }
     }

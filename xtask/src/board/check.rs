@@ -36,6 +36,7 @@ pub fn check(outcome: &Outcome) -> Result<()> {
     match outcome.board {
         Board::Virt => check_virt(outcome, &work.join("share")),
         Board::Rpi3 => check_rpi3(outcome, &work),
+        Board::Debian => super::debian::check(outcome),
     }
 }
 

@@ -1,0 +1,278 @@
+//! `cargo xtask board-test --os debian`: the Debian package on a real Debian userland. An arm64
+//! Debian root file system (mmdebstrap, its maintainer scripts run by qemu-user through
+//! binfmt_misc; built once and cached), camloop's `.deb` installed into it with `dpkg -i`, the
+//! virt board's config put in as an owner edits it, then booted on the emulated `virt` board with
+//! its own kernel and initramfs and systemd as PID 1. `board/qemu-debian/scenario.sh` checks the
+//! service from inside; Call and Hangup are pressed from the host on the PL061's lines.
+
+use super::{Board, CONNECT_LIMIT_S, Limits, Outcome, VIRT_MACHINE, VIVID, image, panel};
+use crate::cross::Target;
+use crate::deb;
+use crate::system::{cache_dir, install, output, run, sha256};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+/// What the root file system has beyond apt: systemd as init, udev for the devices' groups, the
+/// kernel and its initramfs, camloop's libraries, and what the scenario uses.
+const PACKAGES: [&str; 9] = [
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "linux-image-arm64",
+    "libasound2",
+    "libopus0",
+    "libstdc++6",
+    "procps",
+    "dbus",
+];
+
+pub fn boot() -> Result<Outcome> {
+    if output("id", &["-u"])?.trim() != "0" {
+        bail!(
+            "the Debian board test makes a root file system with its owners and chroots into it: run it as root"
+        );
+    }
+    let package = deb::package(Target::named("aarch64-unknown-linux-gnu")?)?;
+    install(
+        &[
+            "qemu-system-arm",
+            "device-tree-compiler",
+            "mmdebstrap",
+            "binfmt-support",
+            "qemu-user-static",
+            "arch-test",
+            "e2fsprogs",
+        ]
+        .map(String::from),
+    )?;
+    foreign_binaries()?;
+    let tar = root_file_system()?;
+    let work = Board::Debian.work();
+    let _ = std::fs::remove_dir_all(&work);
+    let root = work.join("root");
+    std::fs::create_dir_all(&root)?;
+    run("tar", &["-xf", path(&tar)?, "-C", path(&root)?])?;
+
+    // What an owner does: install the package, then edit its config for this board.
+    std::fs::copy(&package, root.join("tmp/camloop.deb"))?;
+    let installed = Command::new("chroot")
+        .arg(&root)
+        .args(["dpkg", "-i", "/tmp/camloop.deb"])
+        .output()?;
+    println!("{}", String::from_utf8_lossy(&installed.stdout).trim_end());
+    if !installed.status.success() {
+        bail!(
+            "dpkg -i {} failed: {}",
+            package.display(),
+            String::from_utf8_lossy(&installed.stderr)
+        );
+    }
+    std::fs::remove_file(root.join("tmp/camloop.deb"))?;
+    let config = std::fs::read_to_string(Board::Debian.config())?;
+    let report = "report = \"/mnt/stats.json\"";
+    if !config.contains(report) {
+        bail!(
+            "{} no longer has {report}",
+            Board::Debian.config().display()
+        );
+    }
+    // The service may write only its state directory; debug-stall shows the watchdog at work.
+    let config = config
+        .replace(report, "report = \"/var/lib/camloop/last-call.json\"")
+        .replace("[control]\n", "[control]\ndebug_commands = true\n");
+    std::fs::write(root.join("etc/camloop/camloop.toml"), config)?;
+    // The board's camera and sound card, loaded at boot as on a board that has them.
+    std::fs::write(
+        root.join("etc/modules-load.d/camloop-board.conf"),
+        "vivid\nsnd-aloop\n",
+    )?;
+    std::fs::write(
+        root.join("etc/modprobe.d/camloop-board.conf"),
+        format!("options vivid {}\n", VIVID.1),
+    )?;
+    std::fs::write(root.join("etc/hostname"), "camloop-board\n")?;
+    let scenario = root.join("usr/local/lib/camloop-board");
+    std::fs::create_dir_all(&scenario)?;
+    std::fs::copy("board/qemu/helpers.sh", scenario.join("helpers.sh"))?;
+    let folder = Path::new(Board::Debian.folder());
+    std::fs::copy(folder.join("scenario.sh"), scenario.join("scenario.sh"))?;
+    let unit = "camloop-board-test.service";
+    std::fs::copy(
+        folder.join(unit),
+        root.join("etc/systemd/system").join(unit),
+    )?;
+    std::os::unix::fs::symlink(
+        format!("/etc/systemd/system/{unit}"),
+        root.join("etc/systemd/system/multi-user.target.wants")
+            .join(unit),
+    )?;
+
+    let disk = work.join("disk.img");
+    run(
+        "mke2fs",
+        &[
+            "-q",
+            "-t",
+            "ext4",
+            "-L",
+            "root",
+            "-d",
+            path(&root)?,
+            path(&disk)?,
+            "3G",
+        ],
+    )?;
+    let boot_file = |prefix: &str| -> Result<PathBuf> {
+        std::fs::read_dir(root.join("boot"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .with_context(|| format!("the root file system has no /boot/{prefix}*"))
+    };
+    let mut qemu = Command::new("qemu-system-aarch64");
+    qemu.args(VIRT_MACHINE)
+        .args(["-nographic", "-nic", "none"])
+        .arg("-dtb")
+        .arg(image::virt_tree(&work, VIRT_MACHINE)?)
+        .arg("-kernel")
+        .arg(boot_file("vmlinuz-")?)
+        .arg("-initrd")
+        .arg(boot_file("initrd.img-")?)
+        .args([
+            "-append",
+            "root=/dev/vda rw console=ttyAMA0 panic=-1 loglevel=4",
+        ])
+        .arg("-drive")
+        .arg(format!(
+            "if=none,id=root,format=raw,file={}",
+            disk.display()
+        ))
+        .args(["-device", "virtio-blk-device,drive=root"]);
+    let limits = Limits {
+        init: Duration::from_secs(400),
+        all: Duration::from_secs(900),
+    };
+    let (console, panel) = super::run(qemu, panel::Gpio::Pl061, &work, "virt (Debian)", limits)?;
+    Ok(Outcome {
+        board: Board::Debian,
+        console,
+        panel,
+    })
+}
+
+fn path(p: &Path) -> Result<&str> {
+    p.to_str()
+        .with_context(|| format!("{} is not UTF-8", p.display()))
+}
+
+/// arm64 programs run through qemu-user, as the maintainer scripts in the chroot must.
+fn foreign_binaries() -> Result<()> {
+    let misc = Path::new("/proc/sys/fs/binfmt_misc");
+    if !misc.join("register").exists() {
+        run("mount", &["-t", "binfmt_misc", "binfmt_misc", path(misc)?])?;
+    }
+    if !misc.join("qemu-aarch64").exists() {
+        run("update-binfmts", &["--enable", "qemu-aarch64"])?;
+    }
+    Ok(())
+}
+
+/// The root file system as a tar in the user's cache, made by mmdebstrap when missing, made
+/// from another package list, or not what was made (its SHA256 is kept beside it).
+fn root_file_system() -> Result<PathBuf> {
+    let dir = cache_dir("debian-rootfs")?;
+    let tar = dir.join(format!("{SUITE}-arm64.tar"));
+    let sum_file = dir.join(format!("{SUITE}-arm64.tar.sum"));
+    let recipe = PACKAGES.join(",");
+    if let Ok(kept) = std::fs::read_to_string(&sum_file)
+        && let Some((sum, made_from)) = kept.trim().split_once(' ')
+        && made_from == recipe
+        && tar.exists()
+        && sha256(&tar)? == sum
+    {
+        return Ok(tar);
+    }
+    let partial = dir.join(format!("{SUITE}-arm64.tar.partial"));
+    eprintln!(
+        "xtask: making the Debian {SUITE} arm64 root file system (once; cached in {})",
+        dir.display()
+    );
+    run(
+        "mmdebstrap",
+        &[
+            "--architectures=arm64",
+            "--variant=apt",
+            &format!("--include={recipe}"),
+            SUITE,
+            path(&partial)?,
+            MIRROR,
+        ],
+    )?;
+    std::fs::rename(&partial, &tar)?;
+    std::fs::write(&sum_file, format!("{} {recipe}\n", sha256(&tar)?))?;
+    Ok(tar)
+}
+
+/// What the scenario saw, checked.
+pub fn check(outcome: &Outcome) -> Result<()> {
+    let marker = |key: &str| {
+        outcome.marker(key).with_context(|| {
+            format!(
+                "the scenario never said `{key}`; console in {}/console.log",
+                Board::Debian.work().display()
+            )
+        })
+    };
+    let active = marker("active")?;
+    if !active.ends_with(" notify") {
+        bail!("camloop.service is not Type=notify: {active}");
+    }
+    let status = marker("status")?;
+    if !status.starts_with("ready") {
+        bail!("systemctl status camloop shows Status: {status:?}, not ready");
+    }
+    println!(
+        "xtask: debian: camloop.service active through READY=1; systemctl status: Status: \"{status}\""
+    );
+    let user = marker("main-pid-user")?;
+    if user != "camloop" {
+        bail!("camloop runs as {user}, not its own user");
+    }
+    let exposure = marker("exposure")?;
+    let figure: f64 = exposure
+        .split_whitespace()
+        .next()
+        .and_then(|f| f.parse().ok())
+        .with_context(|| format!("no exposure figure in {exposure:?}"))?;
+    println!("xtask: debian: systemd-analyze security camloop: {exposure}");
+    if figure > 2.0 {
+        bail!("the service's exposure is {figure}, above 2.0");
+    }
+    let connected: f64 = marker("connected")?.parse()?;
+    println!(
+        "xtask: debian: Call pressed on the PL061 → connected in {connected:.2} s; Hangup → ready"
+    );
+    if connected > CONNECT_LIMIT_S {
+        bail!("connected {connected:.1} s after Call, over {CONNECT_LIMIT_S} s");
+    }
+    marker("hung-up")?;
+    let watchdog = marker("watchdog")?;
+    println!("xtask: debian: camloop ctl debug-stall → restarted by the watchdog after {watchdog}");
+    if !watchdog.to_lowercase().contains("watchdog timeout") {
+        bail!("camloop was restarted, but not by the watchdog: {watchdog}");
+    }
+    let purge = marker("purge")?;
+    let left = marker("left")?;
+    println!("xtask: debian: apt-get purge camloop exited {purge}; left behind: {left}");
+    if purge != "0" || left != "nothing" {
+        bail!("purge exited {purge} and left {left}");
+    }
+    marker("done")?;
+    Ok(())
+}

@@ -9,6 +9,8 @@
 . /usr/local/lib/camloop-board/helpers.sh
 # Debian has no busybox usleep.
 usleep() { sleep "$(awk "BEGIN { print $1 / 1000000 }")"; }
+# Asks the host to press button $1 (CALL or HANGUP) on the PL061's lines.
+press() { mark "press $1"; }
 
 mark "init $(now)"
 start=$(now)
@@ -20,7 +22,7 @@ until [ "$(systemctl is-active camloop)" = active ]; do
 done
 mark "active $(systemctl show -p ActiveEnterTimestampMonotonic --value camloop) $(systemctl show -p Type --value camloop)"
 wait_state ready 60
-mark "status $(systemctl status camloop --no-pager 2>&1 | sed -n 's/^ *Status: //p')"
+mark "status $(systemctl status camloop --no-pager 2>&1 | sed -n 's/^ *Status: "\(.*\)"$/\1/p')"
 mark "main-pid-user $(ps -o user= -p "$(systemctl show -p MainPID --value camloop)")"
 mark "exposure $(systemd-analyze security camloop 2>&1 | sed -n 's/.*Overall exposure level for camloop.service: //p')"
 
@@ -30,7 +32,7 @@ wait_state connected 60
 mark "connected $(since "$call")"
 press HANGUP
 wait_state ready 30
-mark "hung-up"
+mark "hung-up ready"
 
 pid=$(systemctl show -p MainPID --value camloop)
 restarts=$(systemctl show -p NRestarts --value camloop)
@@ -60,5 +62,7 @@ getent passwd camloop > /dev/null && left="$left user:camloop"
 getent group camloop > /dev/null && left="$left group:camloop"
 dpkg-query -W -f='${Status}' camloop 2> /dev/null | grep -q . && left="$left dpkg:$(dpkg-query -W -f='${Status}' camloop)"
 mark "left ${left:-nothing}"
-mark "done"
+# The gpio group is the GPIO chips' on any system, shared with whoever else uses them.
+getent group gpio > /dev/null && mark "kept group gpio"
+mark "done $(now)"
 systemctl poweroff

@@ -287,8 +287,10 @@ async fn run(
     if config.buttons == ButtonSource::Keyboard {
         buttons::keyboard(daemon.inputs.clone());
     }
-    tokio::spawn(service::notify(daemon.inputs.clone(), daemon.state.clone()));
+    let notifier = tokio::spawn(service::notify(daemon.inputs.clone(), daemon.state.clone()));
     let done = daemon.done.await;
+    // It tells systemd STOPPING=1 once it sees the daemon gone: not lost to the runtime's end.
+    let _ = tokio::time::timeout(Duration::from_secs(2), notifier).await;
     // The daemon is gone, so the LED task turns the LED off and ends.
     drop(daemon.led);
     if let Some(led) = led {

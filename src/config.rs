@@ -4,6 +4,7 @@
 //! reading them is at a board's serial console:
 //! `config error: camera.width = "wide": expected a whole number from 16 to 3840`.
 
+mod buttons;
 mod section;
 
 use crate::camera::convert::PixelFormat;
@@ -318,7 +319,7 @@ impl Config {
                     AudioOutput::None,
                 )?,
             },
-            buttons: button_source(&buttons)?,
+            buttons: buttons::button_source(&buttons)?,
             led: match led.string("chip")? {
                 None => None,
                 Some(chip) => Some(LedConfig {
@@ -349,13 +350,6 @@ impl Config {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum SourceKind {
-    Keyboard,
-    Gpio,
-    None,
-}
-
 /// The control socket's path, which must fit a Unix socket address (`sun_path`).
 fn socket_path(control: &Section<'_>) -> Result<PathBuf, ConfigError> {
     const SUN_PATH_MAX: usize = 107;
@@ -369,41 +363,6 @@ fn socket_path(control: &Section<'_>) -> Result<PathBuf, ConfigError> {
         ));
     }
     Ok(path)
-}
-
-fn button_source(section: &Section<'_>) -> Result<ButtonSource, ConfigError> {
-    let kinds = [
-        ("keyboard", SourceKind::Keyboard),
-        ("gpio", SourceKind::Gpio),
-        ("none", SourceKind::None),
-    ];
-    Ok(match section.choice("source", "none", &kinds)? {
-        SourceKind::Keyboard => ButtonSource::Keyboard,
-        SourceKind::None => ButtonSource::None,
-        SourceKind::Gpio => {
-            let toggle = section.choice("mode", "two", &[("two", false), ("toggle", true)])?;
-            let hangup = match (toggle, section.line("hangup")?) {
-                (false, Some(line)) => Some(line),
-                (false, None) => return Err(section.missing("hangup", "with mode = \"two\"")),
-                (true, Some(_)) => {
-                    return Err(ConfigError(
-                        "buttons.hangup: not used with mode = \"toggle\" (the call button does both); remove it".into(),
-                    ));
-                }
-                (true, None) => None,
-            };
-            ButtonSource::Gpio(GpioButtons {
-                chip: section
-                    .string("chip")?
-                    .ok_or_else(|| section.missing("chip", "with source = \"gpio\""))?
-                    .to_string(),
-                call: section.required_line("call")?,
-                hangup,
-                active_low: section.boolean("active_low", true)?,
-                debounce: Duration::from_millis(section.number("debounce_ms", 30, 1, 1000)?.into()),
-            })
-        }
-    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use common::{
     ONE_CALL_AT_A_TIME, READY, ctl, out_dir, quit, spawn_daemon, wait_for_socket, write_config,
 };
 use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The messages received on `socket` until one holds `wanted`, up to `timeout`.
@@ -29,24 +30,31 @@ fn until(socket: &UnixDatagram, wanted: &str, timeout: Duration) -> Vec<String> 
     got
 }
 
-#[test]
-fn systemd_is_told_ready_status_and_watchdog_even_with_the_camera_missing() {
-    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = out_dir("service-notify");
+/// `camloop run` on `dir/camloop.toml` as systemd starts it, with a 1 s watchdog: the socket it
+/// notifies, the daemon, its control socket.
+fn under_systemd(dir: &Path) -> (UnixDatagram, std::process::Child, PathBuf) {
     let path = dir.join("notify.sock");
     let _ = std::fs::remove_file(&path);
     let socket = UnixDatagram::bind(&path).unwrap();
-    write_config(
-        &dir,
-        "source = \"v4l2\"\ndevice = \"/dev/camloop-test-no-camera\"",
-        "",
-    );
-    let (child, control) = spawn_daemon(&dir, |command| {
+    let (child, control) = spawn_daemon(dir, |command| {
         command
             .env("NOTIFY_SOCKET", &path)
             .env("WATCHDOG_USEC", "1000000")
             .env_remove("WATCHDOG_PID");
     });
+    (socket, child, control)
+}
+
+#[test]
+fn systemd_is_told_ready_status_and_watchdog_even_with_the_camera_missing() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = out_dir("service-notify");
+    write_config(
+        &dir,
+        "source = \"v4l2\"\ndevice = \"/dev/camloop-test-no-camera\"",
+        "",
+    );
+    let (socket, child, control) = under_systemd(&dir);
     let got = until(&socket, "READY=1", READY);
     let status = got
         .iter()
@@ -138,9 +146,6 @@ fn verify_finds_a_bad_value_in_the_unit() {
 fn a_stalled_owner_task_gets_no_more_watchdog_pings() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("service-stall");
-    let path = dir.join("notify.sock");
-    let _ = std::fs::remove_file(&path);
-    let socket = UnixDatagram::bind(&path).unwrap();
     write_config(&dir, "", "");
     let config = dir.join("camloop.toml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -149,12 +154,7 @@ fn a_stalled_owner_task_gets_no_more_watchdog_pings() {
         text.replacen("[control]\n", "[control]\ndebug_commands = true\n", 1),
     )
     .unwrap();
-    let (child, control) = spawn_daemon(&dir, |command| {
-        command
-            .env("NOTIFY_SOCKET", &path)
-            .env("WATCHDOG_USEC", "1000000")
-            .env_remove("WATCHDOG_PID");
-    });
+    let (socket, child, control) = under_systemd(&dir);
     // A stalled daemon never ends by itself: killed however the test ends.
     struct Killed(std::process::Child);
     impl Drop for Killed {

@@ -4,7 +4,7 @@
 //! camloop-image` for each machine, and `bitbake -e camloop` with every crate and its checksum.
 //! BitBake refuses root, so as root it runs as the user `camloop-bb`.
 
-use crate::system::{install, output, run, run_with};
+use crate::system::{install, is_root, output, run, run_with, text};
 use crate::yocto::INC;
 use crate::yocto_check::{PINS, venv};
 use anyhow::{Context, Result, bail};
@@ -37,7 +37,7 @@ pub fn check(layers: &Path) -> Result<()> {
         .with_context(|| format!("--layers {}: no such folder", layers.display()))?;
     for (name, commit) in PINS {
         let repo = layers.join(name);
-        let head = output("git", &["-C", path(&repo)?, "rev-parse", "HEAD"])
+        let head = output("git", &["-C", text(&repo)?, "rev-parse", "HEAD"])
             .with_context(|| format!("{} is not a git checkout of {name}", repo.display()))?;
         if head.trim() != commit {
             bail!(
@@ -73,13 +73,13 @@ pub fn check(layers: &Path) -> Result<()> {
         // the build user's since the last BitBake run.
         run(
             "chown",
-            &["-R", output("id", &["-u"])?.trim(), path(&work)?],
+            &["-R", output("id", &["-u"])?.trim(), text(&work)?],
         )?;
         run_with(
             Command::new(&kas)
                 .args([
                     "checkout",
-                    path(&checkout.join(format!("yocto/kas/{machine}.yml")))?,
+                    text(&checkout.join(format!("yocto/kas/{machine}.yml")))?,
                 ])
                 .env("KAS_WORK_DIR", &work)
                 .env("KAS_PREMIRRORS", premirrors.join("\n")),
@@ -117,11 +117,6 @@ pub fn check(layers: &Path) -> Result<()> {
     crates_in_the_environment(&work, &checkout)
 }
 
-fn path(p: &Path) -> Result<&str> {
-    p.to_str()
-        .with_context(|| format!("{} is not UTF-8", p.display()))
-}
-
 /// The checkout's tracked files (and new ones not ignored) as a git repo of their own: what kas
 /// and externalsrc see in a clean clone, with no `target/` and owned by whoever builds.
 fn tracked_copy(to: &Path) -> Result<PathBuf> {
@@ -155,16 +150,16 @@ fn tracked_copy(to: &Path) -> Result<PathBuf> {
 fn class_writes_the_inc(layers: &Path, checkout: &Path, written: &Path) -> Result<()> {
     let class =
         layers.join("openembedded-core/meta/classes-recipe/cargo-update-recipe-crates.bbclass");
-    let text = std::fs::read_to_string(&class)?;
-    let body = text
+    let source = std::fs::read_to_string(&class)?;
+    let body = source
         .split_once("nativepython3 - <<EOF\n")
         .and_then(|(_, rest)| rest.split_once("\nEOF\n"))
         .map(|(body, _)| body)
         .with_context(|| format!("{}: no do_update_crates Python in it", class.display()))?;
     let script = body
-        .replace("${CARGO_LOCK_SRC_DIR}", path(checkout)?)
+        .replace("${CARGO_LOCK_SRC_DIR}", text(checkout)?)
         .replace("${PN}", "camloop")
-        .replace("${TARGET_FILE}", path(written)?);
+        .replace("${TARGET_FILE}", text(written)?);
     let out = Command::new("python3")
         .args(["-c", &unquoted_heredoc(&script)])
         .output()?;
@@ -213,7 +208,7 @@ fn bitbake(work: &Path, command: &str) -> Result<String> {
         "cd {} && . openembedded-core/oe-init-build-env build >/dev/null && {command}",
         work.display()
     );
-    let mut shell = if output("id", &["-u"])?.trim() == "0" {
+    let mut shell = if is_root() {
         if !Command::new("id")
             .arg(BUILD_USER)
             .output()?
@@ -222,7 +217,7 @@ fn bitbake(work: &Path, command: &str) -> Result<String> {
         {
             run("useradd", &["--create-home", BUILD_USER])?;
         }
-        run("chown", &["-R", BUILD_USER, path(work)?])?;
+        run("chown", &["-R", BUILD_USER, text(work)?])?;
         let mut c = Command::new("runuser");
         c.args(["-u", BUILD_USER, "--", "env", "-i"])
             .arg(format!("HOME=/home/{BUILD_USER}"))

@@ -63,12 +63,18 @@ pub fn cache_dir(name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// A path as the text a command line takes.
+pub fn text(path: &Path) -> Result<&str> {
+    path.to_str()
+        .with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
 pub fn sha256(path: &Path) -> Result<String> {
     let out = output("sha256sum", &[path.to_str().context("path")?])?;
     Ok(out.split_whitespace().next().unwrap_or_default().to_owned())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     output("id", &["-u"]).is_ok_and(|uid| uid.trim() == "0")
 }
 

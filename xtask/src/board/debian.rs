@@ -9,7 +9,7 @@ use super::qemu::{self, Limits};
 use super::{Board, CONNECT_LIMIT_S, Outcome, VIRT_MACHINE, VIVID, image, panel};
 use crate::cross::Target;
 use crate::deb;
-use crate::system::{cache_dir, install, output, run, sha256};
+use crate::system::{cache_dir, install, is_root, run, sha256, text};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +32,7 @@ const PACKAGES: [&str; 9] = [
 ];
 
 pub fn boot() -> Result<Outcome> {
-    if output("id", &["-u"])?.trim() != "0" {
+    if !is_root() {
         bail!(
             "the Debian board test makes a root file system with its owners and chroots into it: run it as root"
         );
@@ -56,7 +56,7 @@ pub fn boot() -> Result<Outcome> {
     let _ = std::fs::remove_dir_all(&work);
     let root = work.join("root");
     std::fs::create_dir_all(&root)?;
-    run("tar", &["-xf", path(&tar)?, "-C", path(&root)?])?;
+    run("tar", &["-xf", text(&tar)?, "-C", text(&root)?])?;
 
     // What an owner does: install the package, then edit its config for this board.
     std::fs::copy(&package, root.join("tmp/camloop.deb"))?;
@@ -128,8 +128,8 @@ pub fn boot() -> Result<Outcome> {
             "-L",
             "root",
             "-d",
-            path(&root)?,
-            path(&disk)?,
+            text(&root)?,
+            text(&disk)?,
             "3G",
         ],
     )?;
@@ -173,16 +173,11 @@ pub fn boot() -> Result<Outcome> {
     })
 }
 
-fn path(p: &Path) -> Result<&str> {
-    p.to_str()
-        .with_context(|| format!("{} is not UTF-8", p.display()))
-}
-
 /// arm64 programs run through qemu-user, as the maintainer scripts in the chroot must.
 fn foreign_binaries() -> Result<()> {
     let misc = Path::new("/proc/sys/fs/binfmt_misc");
     if !misc.join("register").exists() {
-        run("mount", &["-t", "binfmt_misc", "binfmt_misc", path(misc)?])?;
+        run("mount", &["-t", "binfmt_misc", "binfmt_misc", text(misc)?])?;
     }
     if !misc.join("qemu-aarch64").exists() {
         run("update-binfmts", &["--enable", "qemu-aarch64"])?;
@@ -217,7 +212,7 @@ fn root_file_system() -> Result<PathBuf> {
             "--variant=apt",
             &format!("--include={recipe}"),
             SUITE,
-            path(&partial)?,
+            text(&partial)?,
             MIRROR,
         ],
     )?;

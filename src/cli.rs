@@ -242,7 +242,8 @@ pub fn init_logging(level: log::LevelFilter) {
     } else {
         log::LevelFilter::Error
     };
-    // Trace lines carry their own seconds; journald adds wall-clock time.
+    // Trace lines carry their own seconds; journald adds wall-clock time. At debug, the
+    // libraries' lines get the same clock, so a call's setup reads as one timeline.
     let _ = env_logger::Builder::new()
         .filter_level(others)
         .filter_module("camloop", level)
@@ -252,7 +253,12 @@ pub fn init_logging(level: log::LevelFilter) {
             if record.target() == "camloop::trace" {
                 writeln!(out, "{}", record.args())
             } else {
-                writeln!(out, "{}: {}", record.level(), record.args())
+                let line = format!("{}: {}", record.level(), record.args());
+                writeln!(
+                    out,
+                    "{}",
+                    crate::trace::format(crate::trace::since_start(), &line, crate::trace::micro())
+                )
             }
         })
         .try_init();

@@ -6,6 +6,7 @@ use crate::media::frame::{AudioBlock, Frame, SAMPLES_PER_BLOCK};
 use crate::media::h264::{EncoderSettings, H264Encoder};
 use crate::media::opus::OpusEncoder;
 use crate::media::queue::DropOldest;
+use crate::trace;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,6 +26,7 @@ pub(super) fn encode_video(
     // Until media flows, keep the newest frame in hand, and look often: the first frame goes
     // out the moment the connections are up instead of waiting for the camera's next one.
     let mut held: Option<Frame> = None;
+    let mut first = true;
     while shared.running() {
         if !shared.flowing.load(Ordering::Relaxed) {
             held = frames.pop(WAITING_POLL).or(held);
@@ -51,6 +53,16 @@ pub(super) fn encode_video(
             Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
         };
         shared.meter.encoded(began.elapsed(), encoded.keyframe);
+        if first {
+            first = false;
+            trace::debug(&format!(
+                "pc1 first frame encoded: {} bytes, keyframe {}, in {:.3} ms, {:.3} ms after capture",
+                encoded.data.len(),
+                encoded.keyframe,
+                began.elapsed().as_secs_f64() * 1000.0,
+                frame.captured.elapsed().as_secs_f64() * 1000.0,
+            ));
+        }
         let timestamp = clock.timestamp(frame.captured);
         ledger.insert(timestamp, frame.captured);
         let sent = shared.runtime.block_on(

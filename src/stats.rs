@@ -211,12 +211,15 @@ impl CallMeter {
         self.with(|c| c.sent += 1);
     }
 
-    /// A decoded picture; returns true if it was the first of the call.
+    /// A decoded picture, captured at `captured` if known; returns true if it was the first
+    /// of the call. Its latency counts only if it was captured once media flowed: the first
+    /// picture is the camera's newest when the connections came up, and its wait for them is
+    /// part of the setup (`setup_ms.first_frame`), not of the media path.
     pub fn decoded(
         &self,
         at: Instant,
         took: Duration,
-        latency: Option<Duration>,
+        captured: Option<Instant>,
         psnr_db: Option<f64>,
     ) -> bool {
         self.with(|c| {
@@ -226,8 +229,13 @@ impl CallMeter {
             }
             c.last_decoded = Some(at);
             record(&mut c.decode_ms, ms(took));
-            if let Some(latency) = latency {
-                record(&mut c.latency_ms, ms(latency));
+            if let Some(captured) = captured
+                && c.peer_connected.is_some_and(|flowing| captured >= flowing)
+            {
+                record(
+                    &mut c.latency_ms,
+                    ms(at.saturating_duration_since(captured)),
+                );
             }
             if let Some(p) = psnr_db {
                 c.psnr_sum += p;

@@ -23,18 +23,14 @@ fn the_report_adds_up_what_was_recorded() {
     // Media began flowing 80 ms in: bytes count from there, pictures from the first one.
     meter.peer_connected(first);
     meter.frame_lost();
-    assert!(meter.decoded(
-        first,
-        Duration::from_millis(1),
-        Some(Duration::from_millis(20)),
-        Some(40.0)
-    ));
-    assert!(!meter.decoded(
-        first + Duration::from_secs(1),
-        Duration::from_millis(1),
-        Some(Duration::from_millis(30)),
-        Some(42.0)
-    ));
+    // The first picture was captured before media flowed: its 25 ms are setup, not latency.
+    let ms = Duration::from_millis;
+    let picture = |at: Instant, latency: u64, psnr: f64| {
+        meter.decoded(at, ms(1), Some(at - ms(latency)), Some(psnr))
+    };
+    assert!(picture(first, 25, 40.0));
+    assert!(!picture(first + ms(500), 20, 41.0));
+    assert!(!picture(first + ms(1000), 30, 42.0));
     let outside = OutsideCounts {
         video_captured: 3,
         video_dropped: 1,
@@ -59,7 +55,7 @@ fn the_report_adds_up_what_was_recorded() {
             report.video.sent,
             report.video.decoded
         ),
-        (2, 2, 2)
+        (2, 2, 3)
     );
     assert_eq!(
         (
@@ -71,8 +67,8 @@ fn the_report_adds_up_what_was_recorded() {
     );
     assert_eq!((report.video.pli, report.video.nack), (1, 2));
     assert_eq!(report.video.frames_lost, 1);
-    assert_eq!(report.video.freeze_max_ms, Some(1000.0));
-    assert_eq!(report.video.fps, 1.0);
+    assert_eq!(report.video.freeze_max_ms, Some(500.0));
+    assert_eq!(report.video.fps, 2.0);
     assert_eq!(report.video.bitrate_kbps, 100.0);
     assert_eq!(report.video.latency_ms.p50, Some(20.0));
     assert_eq!(report.video.latency_ms.max, Some(30.0));

@@ -158,7 +158,8 @@ impl CallSession {
             notify,
             runtime: Handle::current(),
         };
-        local.video.clear();
+        // The camera's queue is kept: its newest picture is at most a frame interval old, and
+        // sending it the moment the connections are up saves waiting for the next one.
         if let Some(audio) = &local.audio {
             audio.clear();
         }

@@ -120,10 +120,7 @@ impl VideoReceiver {
         let decoded_at = Instant::now();
         let reference = self.reference;
         let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
-        let latency = self
-            .ledger
-            .take(timestamp)
-            .map(|t| decoded_at.duration_since(t));
+        let captured = self.ledger.take(timestamp);
         let quality = match (reference, id) {
             (Some(pattern), Some(id)) if (pattern.width, pattern.height) == (width, height) => {
                 Some(psnr(&pattern.render(id), &picture))
@@ -139,7 +136,7 @@ impl VideoReceiver {
         if self
             .shared
             .meter
-            .decoded(decoded_at, decoded_at - began, latency, quality)
+            .decoded(decoded_at, decoded_at - began, captured, quality)
         {
             (self.shared.notify)(SessionNote::FirstRemoteFrame);
         }

@@ -10,7 +10,7 @@ use crate::trace;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// H.264's RTP clock (RFC 6184).
 const VIDEO_CLOCK_RATE: u32 = 90_000;
@@ -25,14 +25,17 @@ pub(super) fn encode_video(
     let mut clock = RtpClock::new(Instant::now(), rand::random(), VIDEO_CLOCK_RATE);
     // Until media flows, keep the newest frame in hand, and look often: the first frame goes
     // out the moment the connections are up instead of waiting for the camera's next one.
+    // One older than two frame intervals is a camera that stalled, not its current picture.
     let mut held: Option<Frame> = None;
+    let max_age = 2 * Duration::from_secs(1) / settings.fps.max(1);
     let mut first = true;
     while shared.running() {
         if !shared.flowing.load(Ordering::Relaxed) {
             held = frames.pop(WAITING_POLL).or(held);
             continue;
         }
-        let Some(frame) = held.take().or_else(|| frames.pop(POLL)) else {
+        let current = held.take().filter(|f| f.captured.elapsed() <= max_age);
+        let Some(frame) = current.or_else(|| frames.pop(POLL)) else {
             continue;
         };
         // Made when media starts to flow, so the first frame on the wire is a keyframe.

@@ -205,11 +205,19 @@ fn root_file_system() -> Result<PathBuf> {
         "xtask: making the Debian {SUITE} arm64 root file system (once; cached in {})",
         dir.display()
     );
+    // A run cut off half-way leaves its partial behind, which mmdebstrap refuses to overwrite.
+    if partial.is_dir() {
+        std::fs::remove_dir_all(&partial)?;
+    } else if partial.exists() {
+        std::fs::remove_file(&partial)?;
+    }
     run(
         "mmdebstrap",
         &[
             "--architectures=arm64",
             "--variant=apt",
+            // The file's name ends in .partial, from which mmdebstrap would guess a directory.
+            "--format=tar",
             &format!("--include={recipe}"),
             SUITE,
             text(&partial)?,

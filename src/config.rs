@@ -8,6 +8,7 @@ mod buttons;
 mod section;
 
 use crate::camera::convert::PixelFormat;
+use crate::camera::pattern::Picture;
 use crate::rtc::impair::Impairment;
 use section::Section;
 use std::ops::RangeInclusive;
@@ -41,6 +42,8 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CameraConfig {
     pub source: CameraSource,
+    /// What the test-pattern camera draws.
+    pub pattern: Picture,
     /// A V4L2 device path (`/dev/video0`) or card name (`vivid`).
     pub device: String,
     /// `None` is `auto`: the camera's best readable format.
@@ -231,7 +234,7 @@ impl Config {
             table,
             "camera",
             &[
-                "source", "device", "format", "width", "height", "fps", "retry_s",
+                "source", "pattern", "device", "format", "width", "height", "fps", "retry_s",
             ],
         )?;
         let audio = Section::new(table, "audio", &["enabled", "source", "tone_hz", "capture"])?;
@@ -267,6 +270,7 @@ impl Config {
                         ("v4l2", CameraSource::V4l2),
                     ],
                 )?,
+                pattern: camera.choice("pattern", "bars", &Picture::NAMES)?,
                 device: camera.text("device", "/dev/video0")?,
                 format: camera.choice("format", "auto", &PIXEL_FORMATS)?,
                 retry: Duration::from_secs(camera.number("retry_s", 2, 1, 600)?.into()),

@@ -20,13 +20,15 @@ fn an_empty_file_gives_the_defaults() {
 #[test]
 fn values_are_read_into_their_types() {
     let config = Config::parse(
-        "[camera]\nwidth = 320\nheight = 240\nfps = 15\n[output]\nvideo = \"y4m:/tmp/v.y4m\"\naudio = \"none\"\n[stats]\nreport = \"/tmp/s.json\"\n",
+        "[camera]\npattern = \"scene\"\nwidth = 320\nheight = 240\nfps = 15\n[output]\nvideo = \"y4m:/tmp/v.y4m\"\naudio = \"none\"\n[stats]\nreport = \"/tmp/s.json\"\n",
     )
     .unwrap();
     assert_eq!(
         (config.camera.width, config.camera.height, config.camera.fps),
         (320, 240, 15)
     );
+    assert_eq!(config.camera.pattern, Picture::Scene);
+    assert_eq!(Config::default().camera.pattern, Picture::Bars);
     assert_eq!(config.output.video, VideoOutput::Y4m("/tmp/v.y4m".into()));
     assert_eq!(config.output.audio, AudioOutput::None);
     assert_eq!(config.stats.report, Some("/tmp/s.json".into()));
@@ -64,12 +66,16 @@ fn errors_name_the_key_the_value_and_what_is_allowed() {
         "config error: camera.source = \"webcam\": expected one of \"pattern\", \"v4l2\""
     );
     assert_eq!(
+        error("[camera]\npattern = \"noise\"\n"),
+        "config error: camera.pattern = \"noise\": expected one of \"bars\", \"scene\""
+    );
+    assert_eq!(
         error("[output]\nvideo = \"y4m:\"\n"),
         "config error: output.video = \"y4m:\": expected \"drm\", \"drm:/dev/dri/cardN\", \"fb:/dev/fbN\", \"y4m:PATH\" or \"none\""
     );
     assert_eq!(
         error("[camera]\nwidht = 320\n"),
-        "config error: camera.widht: unknown key; known keys in [camera] are source, device, format, width, height, fps, retry_s"
+        "config error: camera.widht: unknown key; known keys in [camera] are source, pattern, device, format, width, height, fps, retry_s"
     );
     assert!(error("[cam]\n").starts_with("config error: [cam]: unknown section"));
     assert_eq!(

@@ -205,8 +205,7 @@ async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyframe_request_from_pc2_reaches_pc1() {
-    use camloop::camera::pattern::Pattern;
-    use camloop::media::frame::Frame;
+    use camloop::camera::pattern::{Pattern, Picture};
     use camloop::media::h264::{EncoderSettings, H264Encoder};
     use camloop::rtc::{Inbound, LoopbackPeers, Network, PeerNote};
 
@@ -247,21 +246,12 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
         keyframe_interval_s: 60,
     };
     let mut encoder = H264Encoder::new(&settings).unwrap();
-    let pattern = Pattern {
-        width: 160,
-        height: 120,
-    };
+    let pattern = Pattern::new(Picture::Bars, 160, 120);
     let until = Instant::now() + CONNECT;
     let mut id = 0;
     while video_in.try_recv().is_err() {
         assert!(Instant::now() < until, "video reaches pc2");
-        let frame = Frame {
-            id,
-            captured: Instant::now(),
-            width: 160,
-            height: 120,
-            data: pattern.render(id),
-        };
+        let frame = pattern.frame(id);
         if let Some(encoded) = encoder.encode(&frame).unwrap() {
             peers
                 .send_video(encoded.data.into(), id * 6000)

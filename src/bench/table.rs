@@ -31,10 +31,15 @@ pub(super) fn median_run(runs: &[BenchRun]) -> BenchRun {
     serde_json::from_value(serde_json::Value::Object(median)).unwrap_or_default()
 }
 
+/// A row's name: its size and test picture.
+fn label(run: &BenchRun) -> String {
+    format!("{} {}", run.size, run.pattern)
+}
+
 pub(super) fn print(rows: &[(BenchRun, usize)]) {
     println!(
-        "{:<10} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9}",
-        "size",
+        "{:<16} {:>5} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9}",
+        "picture",
         "runs",
         "ice ms",
         "peer ms",
@@ -53,8 +58,8 @@ pub(super) fn print(rows: &[(BenchRun, usize)]) {
     );
     for (r, n) in rows {
         println!(
-            "{:<10} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
-            r.size,
+            "{:<16} {:>5} {:>8.1} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>7.2} {:>9.1}",
+            label(r),
             n,
             r.ice_connected_ms,
             r.peer_connected_ms,
@@ -77,8 +82,8 @@ pub(super) fn print(rows: &[(BenchRun, usize)]) {
 /// What got through an impaired network: decoded share, the longest freeze, and the repair.
 pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
     println!(
-        "{:<10} {:>5} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
-        "size",
+        "{:<16} {:>5} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+        "picture",
         "runs",
         "sent",
         "decoded",
@@ -93,8 +98,8 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
     );
     for (r, n) in rows {
         println!(
-            "{:<10} {:>5} {:>7} {:>8} {:>9.1} {:>9.0} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
-            r.size,
+            "{:<16} {:>5} {:>7} {:>8} {:>9.1} {:>9.0} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+            label(r),
             n,
             r.frames_sent,
             r.frames_decoded,
@@ -113,8 +118,8 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
 /// What showing the call on a screen adds, against the calls beside them without one.
 pub(super) fn print_screen(rows: &[(&BenchRun, &BenchRun)]) {
     println!(
-        "{:<10} {:<36} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
-        "size",
+        "{:<16} {:<36} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "picture",
         "screen",
         "cpu/s",
         "+screen",
@@ -128,8 +133,8 @@ pub(super) fn print_screen(rows: &[(&BenchRun, &BenchRun)]) {
     for (without, with) in rows {
         let added = 100.0 * (with.cpu_s_per_s / without.cpu_s_per_s - 1.0);
         println!(
-            "{:<10} {:<36} {:>7.3} {:>7.3} {:>6.1}% {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.1}",
-            without.size,
+            "{:<16} {:<36} {:>7.3} {:>7.3} {:>6.1}% {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.1}",
+            label(without),
             with.screen,
             without.cpu_s_per_s,
             with.cpu_s_per_s,

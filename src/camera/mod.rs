@@ -72,7 +72,12 @@ pub trait VideoSource: Send {
 pub fn open(config: &CameraConfig) -> Result<Box<dyn VideoSource>, CameraError> {
     Ok(match config.source {
         CameraSource::Pattern => {
-            Box::new(PatternCamera::new(config.width, config.height, config.fps))
+            let pattern = Pattern::new(
+                config.pattern,
+                config.width as usize,
+                config.height as usize,
+            );
+            Box::new(PatternCamera::new(pattern, config.fps))
         }
         CameraSource::V4l2 => Box::new(v4l2::V4l2Camera::open(config)?),
     })

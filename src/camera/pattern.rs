@@ -2,9 +2,17 @@
 //! id drawn into it as a row of black and white blocks that survive lossy coding. Because the
 //! picture is a pure function of the id, the receiver can redraw the source of any decoded frame
 //! and measure its quality exactly.
+//!
+//! Two pictures: colour bars, which cost the encoder next to nothing, and a scene with the
+//! texture, edges, sensor noise and motion of a webcam's view, so encode time, bitrate and
+//! quality figures mean what they would with a camera.
+
+mod scene;
 
 use super::{CameraError, VideoFormat, VideoSource};
 use crate::media::frame::Frame;
+use scene::Scene;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rows of the id stripe at the top: one macroblock row, so coding of the picture below does
@@ -28,10 +36,31 @@ const BARS: [(u8, u8, u8); 8] = [
     (16, 128, 128),
 ];
 
+/// `[camera] pattern`: which picture the test-pattern camera draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Picture {
+    Bars,
+    Scene,
+}
+
+impl Picture {
+    pub const NAMES: [(&'static str, Picture); 2] =
+        [("bars", Picture::Bars), ("scene", Picture::Scene)];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Picture::Bars => "bars",
+            Picture::Scene => "scene",
+        }
+    }
+}
+
+/// The picture of every frame id at one size. Cheap to clone: a scene's texture is shared.
+#[derive(Clone, Debug)]
 pub struct Pattern {
     pub width: usize,
     pub height: usize,
+    scene: Option<Arc<Scene>>,
 }
 
 fn check(id: u32) -> u32 {
@@ -39,6 +68,23 @@ fn check(id: u32) -> u32 {
 }
 
 impl Pattern {
+    /// `width` and `height` even, at least 2.
+    pub fn new(picture: Picture, width: usize, height: usize) -> Self {
+        Pattern {
+            width,
+            height,
+            scene: (picture == Picture::Scene).then(|| Arc::new(Scene::new(width, height))),
+        }
+    }
+
+    pub fn picture(&self) -> Picture {
+        if self.scene.is_some() {
+            Picture::Scene
+        } else {
+            Picture::Bars
+        }
+    }
+
     fn block_width(&self) -> usize {
         self.width / STRIPE_BITS
     }
@@ -49,37 +95,63 @@ impl Pattern {
         let mut data = vec![0u8; Frame::i420_len(w, h)];
         let (y_plane, chroma) = data.split_at_mut(w * h);
         let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
-        // Bars scroll left by 4 pixels a frame; a grey square crosses diagonally.
+        match &self.scene {
+            Some(scene) => scene.draw(id, y_plane, u_plane, v_plane),
+            None => self.draw_bars(id, y_plane, u_plane, v_plane),
+        }
+        self.draw_id(y_plane, u_plane, v_plane, id);
+        data
+    }
+
+    /// Frame `id`, stamped when the picture is complete, as a camera stamps a dequeued buffer.
+    pub fn frame(&self, id: u32) -> Frame {
+        let data = self.render(id);
+        Frame {
+            id,
+            captured: Instant::now(),
+            width: self.width,
+            height: self.height,
+            data,
+        }
+    }
+
+    /// Bars scrolling left by 4 pixels a frame, a grey square crossing diagonally. Every row
+    /// is the same but for the square, so one row is made and copied.
+    fn draw_bars(&self, id: u32, y_plane: &mut [u8], u_plane: &mut [u8], v_plane: &mut [u8]) {
+        let (w, h) = (self.width, self.height);
         let shift = (id as usize * 4) % w;
-        let bar_of = |x: usize| ((x + shift) % w) * BARS.len() / w;
+        let bar = |x: usize| BARS[((x + shift) % w) * BARS.len() / w];
         let side = (w.min(h) / 4).max(2) & !1;
         let (sx, sy) = (
             (id as usize * 6) % (w - side + 1),
             (id as usize * 3) % (h - side + 1),
         );
-        let in_square = |x: usize, y: usize| x >= sx && x < sx + side && y >= sy && y < sy + side;
-        for y in 0..h {
-            for x in 0..w {
-                y_plane[y * w + x] = if in_square(x, y) {
-                    128
-                } else {
-                    BARS[bar_of(x)].0
-                };
+        let luma: Vec<u8> = (0..w).map(|x| bar(x).0).collect();
+        for (y, row) in y_plane.chunks_exact_mut(w).enumerate() {
+            row.copy_from_slice(&luma);
+            if (sy..sy + side).contains(&y) {
+                row[sx..sx + side].fill(128);
             }
         }
-        for y in 0..h / 2 {
-            for x in 0..w / 2 {
-                let (_, u, v) = if in_square(x * 2, y * 2) {
-                    (0, 128, 128)
-                } else {
-                    BARS[bar_of(x * 2)]
-                };
-                u_plane[y * w / 2 + x] = u;
-                v_plane[y * w / 2 + x] = v;
+        // A chroma sample is grey where the luma sample at its top left is in the square.
+        let (cx, cy) = (
+            sx.div_ceil(2)..(sx + side).div_ceil(2),
+            sy.div_ceil(2)..(sy + side).div_ceil(2),
+        );
+        for (plane, of) in [(u_plane, 1), (v_plane, 2)] {
+            let chroma: Vec<u8> = (0..w / 2)
+                .map(|x| {
+                    let (_, u, v) = bar(x * 2);
+                    if of == 1 { u } else { v }
+                })
+                .collect();
+            for (y, row) in plane.chunks_exact_mut(w / 2).enumerate() {
+                row.copy_from_slice(&chroma);
+                if cy.contains(&y) {
+                    row[cx.clone()].fill(128);
+                }
             }
         }
-        self.draw_id(y_plane, u_plane, v_plane, id);
-        data
     }
 
     fn draw_id(&self, y_plane: &mut [u8], u_plane: &mut [u8], v_plane: &mut [u8], id: u32) {
@@ -138,12 +210,9 @@ pub struct PatternCamera {
 }
 
 impl PatternCamera {
-    pub fn new(width: u32, height: u32, fps: u32) -> Self {
+    pub fn new(pattern: Pattern, fps: u32) -> Self {
         PatternCamera {
-            pattern: Pattern {
-                width: width as usize,
-                height: height as usize,
-            },
+            pattern,
             interval: Duration::from_secs(1) / fps,
             next_id: 0,
             next_due: None,
@@ -154,7 +223,8 @@ impl PatternCamera {
 impl VideoSource for PatternCamera {
     fn describe(&self) -> String {
         format!(
-            "test pattern {}x{} at {:.0} fps",
+            "test pattern ({}) {}x{} at {:.0} fps",
+            self.pattern.picture().name(),
             self.pattern.width,
             self.pattern.height,
             1.0 / self.interval.as_secs_f64()
@@ -170,7 +240,7 @@ impl VideoSource for PatternCamera {
     }
 
     fn reference(&self) -> Option<Pattern> {
-        Some(self.pattern)
+        Some(self.pattern.clone())
     }
 
     fn next_frame(&mut self) -> Result<Frame, CameraError> {
@@ -183,40 +253,32 @@ impl VideoSource for PatternCamera {
         self.next_due = Some((due + self.interval).max(Instant::now()));
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1) & ((1 << ID_BITS) - 1);
-        let data = self.pattern.render(id);
-        // Stamped when the picture is complete, as a camera stamps a dequeued buffer.
-        Ok(Frame {
-            id,
-            captured: Instant::now(),
-            width: self.pattern.width,
-            height: self.pattern.height,
-            data,
-        })
+        Ok(self.pattern.frame(id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::frame::psnr;
+    use crate::media::h264::{EncoderSettings, H264Decoder, H264Encoder};
+
+    const PICTURES: [Picture; 2] = [Picture::Bars, Picture::Scene];
 
     #[test]
     fn the_id_reads_back_from_the_picture() {
-        let pattern = Pattern {
-            width: 320,
-            height: 240,
-        };
-        for id in [0, 1, 77, 4095, 0xab_cdef] {
-            let data = pattern.render(id);
-            assert_eq!(pattern.read_id(&data), Some(id));
+        for picture in PICTURES {
+            let pattern = Pattern::new(picture, 320, 240);
+            for id in [0, 1, 77, 4095, 0xab_cdef] {
+                let data = pattern.render(id);
+                assert_eq!(pattern.read_id(&data), Some(id), "{picture:?}");
+            }
         }
     }
 
     #[test]
     fn the_id_survives_noise_and_a_damaged_stripe_is_rejected() {
-        let pattern = Pattern {
-            width: 320,
-            height: 240,
-        };
+        let pattern = Pattern::new(Picture::Bars, 320, 240);
         let mut data = pattern.render(1234);
         for (i, px) in data.iter_mut().enumerate() {
             *px = px.saturating_add((i % 7) as u8 * 6).saturating_sub(18);
@@ -232,27 +294,92 @@ mod tests {
     }
 
     #[test]
-    fn the_picture_moves_from_frame_to_frame() {
-        let pattern = Pattern {
-            width: 64,
-            height: 48,
-        };
-        assert_ne!(pattern.render(1)[64 * 20..], pattern.render(2)[64 * 20..]);
-        assert_eq!(pattern.render(5), pattern.render(5));
+    fn the_picture_moves_from_frame_to_frame_and_is_the_same_for_the_same_id() {
+        for picture in PICTURES {
+            let pattern = Pattern::new(picture, 64, 48);
+            assert_ne!(pattern.render(1)[64 * 20..], pattern.render(2)[64 * 20..]);
+            assert_eq!(pattern.render(5), pattern.render(5));
+            // The receiver's own copy draws the sender's picture.
+            assert_eq!(Pattern::new(picture, 64, 48).render(9), pattern.render(9));
+        }
+    }
+
+    #[test]
+    fn bars_are_bars_with_a_grey_square() {
+        let pattern = Pattern::new(Picture::Bars, 64, 48);
+        let data = pattern.render(4);
+        // Frame 4: scrolled by 16 pixels, the 12-pixel square at (24, 12).
+        let luma = |x: usize, y: usize| data[y * 64 + x];
+        assert_eq!((luma(30, 20), luma(2, 20), luma(62, 40)), (128, 170, 210));
+        let u = |x: usize, y: usize| data[64 * 48 + y * 32 + x];
+        assert_eq!((u(15, 10), u(1, 10), u(31, 20)), (128, 166, 16));
+    }
+
+    #[test]
+    fn the_scene_has_texture_noise_and_motion() {
+        let pattern = Pattern::new(Picture::Scene, 320, 240);
+        let (a, b) = (pattern.render(10), pattern.render(11));
+        let luma = |d: &[u8]| d[320 * STRIPE_ROWS..320 * 240].to_vec();
+        let (a, b) = (luma(&a), luma(&b));
+        let mean = a.iter().map(|&p| f64::from(p)).sum::<f64>() / a.len() as f64;
+        let spread = (a
+            .iter()
+            .map(|&p| (f64::from(p) - mean).powi(2))
+            .sum::<f64>()
+            / a.len() as f64)
+            .sqrt();
+        assert!(spread > 20.0, "a textured room, σ {spread:.1}");
+        // Neighbouring pixels differ (grain and noise), and so do neighbouring frames.
+        let steps = a.windows(2).filter(|p| p[0] != p[1]).count();
+        assert!(steps > a.len() / 2, "{steps} of {}", a.len());
+        let moved = a.iter().zip(&b).filter(|(p, q)| p != q).count();
+        assert!(moved > a.len() / 2, "{moved} of {}", a.len());
+    }
+
+    /// The scene at 640x480@30 and 500 kbit/s: every id reads back after coding, and the mean
+    /// PSNR stays at 30 dB or above.
+    #[test]
+    fn the_scene_keeps_30_db_and_its_ids_at_500_kbits() {
+        let (width, height) = (640, 480);
+        let pattern = Pattern::new(Picture::Scene, width, height);
+        let mut encoder = H264Encoder::new(&EncoderSettings {
+            width,
+            height,
+            fps: 30,
+            bitrate_kbps: 500,
+            keyframe_interval_s: 2,
+        })
+        .unwrap();
+        let mut decoder = H264Decoder::new().unwrap();
+        let (mut quality, mut bytes) = (Vec::new(), 0);
+        for id in 0..90 {
+            let frame = pattern.frame(id);
+            let Some(encoded) = encoder.encode(&frame).unwrap() else {
+                continue;
+            };
+            bytes += encoded.data.len();
+            let (_, _, picture) = decoder.decode(&encoded.data).unwrap().unwrap();
+            assert_eq!(pattern.read_id(&picture), Some(id));
+            quality.push(psnr(&frame.data, &picture));
+        }
+        let kbits = bytes as f64 * 8.0 / 1000.0 / 3.0;
+        let mean = quality.iter().sum::<f64>() / quality.len() as f64;
+        eprintln!("scene 640x480 at 500 kbit/s: {kbits:.0} kbit/s, mean PSNR {mean:.2} dB");
+        assert!(kbits < 800.0, "{kbits:.0} kbit/s");
+        assert!(mean >= 30.0, "{mean:.2} dB");
     }
 
     #[test]
     fn a_tiny_picture_carries_no_id() {
-        let pattern = Pattern {
-            width: 16,
-            height: 16,
-        };
-        assert_eq!(pattern.read_id(&pattern.render(3)), None);
+        for picture in PICTURES {
+            let pattern = Pattern::new(picture, 16, 16);
+            assert_eq!(pattern.read_id(&pattern.render(3)), None);
+        }
     }
 
     #[test]
     fn the_camera_paces_to_its_frame_rate() {
-        let mut camera = PatternCamera::new(64, 48, 50);
+        let mut camera = PatternCamera::new(Pattern::new(Picture::Bars, 64, 48), 50);
         let start = Instant::now();
         let ids: Vec<u32> = (0..6).map(|_| camera.next_frame().unwrap().id).collect();
         assert_eq!(ids, [0, 1, 2, 3, 4, 5]);

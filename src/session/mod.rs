@@ -179,7 +179,11 @@ impl CallSession {
             threads.push(spawn("video encoder", move || {
                 encode_video(s, q, l, encoder_settings)
             })?);
-            let (s, l, reference) = (shared.clone(), video_ledger.clone(), local.reference);
+            let (s, l, reference) = (
+                shared.clone(),
+                video_ledger.clone(),
+                local.reference.clone(),
+            );
             threads.push(spawn("video decoder", move || {
                 decode_video(s, video_rx, l, reference, video_sink)
             })?);

@@ -118,7 +118,7 @@ impl VideoReceiver {
             Err(e) => return self.lost(&e.to_string()),
         };
         let decoded_at = Instant::now();
-        let reference = self.reference;
+        let reference = self.reference.as_ref();
         let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
         let captured = self.ledger.take(timestamp);
         let quality = match (reference, id) {

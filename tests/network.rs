@@ -31,10 +31,10 @@ async fn connected(config: Config) -> DaemonHandle {
     let mut daemon = daemon::spawn(config);
     daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
     daemon.press(Event::CallPressed);
-    daemon
-        .wait_for(CONNECT, |s| s == State::Connected)
-        .await
-        .unwrap_or_else(|s| panic!("not connected ({s:?})"));
+    if let Err(state) = daemon.wait_for(CONNECT, |s| s == State::Connected).await {
+        let why = daemon.status().await.and_then(|s| s.last_error);
+        panic!("not connected ({state:?}): {why:?}");
+    }
     daemon
 }
 

@@ -139,7 +139,10 @@ fn a_signal_right_after_start_is_held_until_the_daemon_can_act_on_it() {
                 break;
             }
         }
-        assert!(early, "signal {first} never came before the socket in 10 tries");
+        assert!(
+            early,
+            "signal {first} never came before the socket in 10 tries"
+        );
     }
 }
 

@@ -162,6 +162,9 @@ pub struct LedConfig {
 pub struct StatsConfig {
     pub report: Option<PathBuf>,
     pub interval: Duration,
+    /// Measure each picture's PSNR against the test pattern (it costs a picture drawn again
+    /// and compared, on a thread of its own).
+    pub quality: bool,
 }
 
 /// `[camera] format` values: `auto`, then the FourCCs camloop reads.
@@ -256,7 +259,7 @@ impl Config {
         )?;
         let led = Section::new(table, "led", &["chip", "line", "active_low"])?;
         let control = Section::new(table, "control", &["socket", "debug_commands"])?;
-        let stats = Section::new(table, "stats", &["report", "interval_s"])?;
+        let stats = Section::new(table, "stats", &["report", "interval_s", "quality"])?;
         let log = Section::new(table, "log", &["level"])?;
         let network = Section::new(table, "network", &["impair"])?;
 
@@ -337,6 +340,7 @@ impl Config {
             stats: StatsConfig {
                 report: stats.optional_path("report")?,
                 interval: Duration::from_secs(stats.number("interval_s", 5, 1, 3600)?.into()),
+                quality: stats.boolean("quality", true)?,
             },
             log_level: log.choice(
                 "level",

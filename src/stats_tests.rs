@@ -25,12 +25,13 @@ fn the_report_adds_up_what_was_recorded() {
     meter.frame_lost();
     // The first picture was captured before media flowed: its 25 ms are setup, not latency.
     let ms = Duration::from_millis;
-    let picture = |at: Instant, latency: u64, psnr: f64| {
-        meter.decoded(at, ms(1), Some(at - ms(latency)), Some(psnr))
-    };
-    assert!(picture(first, 25, 40.0));
-    assert!(!picture(first + ms(500), 20, 41.0));
-    assert!(!picture(first + ms(1000), 30, 42.0));
+    let picture = |at: Instant, latency: u64| meter.decoded(at, ms(1), Some(at - ms(latency)));
+    assert!(picture(first, 25));
+    assert!(!picture(first + ms(500), 20));
+    assert!(!picture(first + ms(1000), 30));
+    for psnr in [40.0, 41.0, 42.0] {
+        meter.quality(psnr);
+    }
     let outside = OutsideCounts {
         video_captured: 3,
         video_dropped: 1,
@@ -70,9 +71,16 @@ fn the_report_adds_up_what_was_recorded() {
     assert_eq!(report.video.freeze_max_ms, Some(500.0));
     assert_eq!(report.video.fps, 2.0);
     assert_eq!(report.video.bitrate_kbps, 100.0);
-    assert_eq!(report.video.latency_ms.p50, Some(20.0));
-    assert_eq!(report.video.latency_ms.max, Some(30.0));
+    // Durations are kept to three significant digits.
+    let near = |value: Option<f64>, expected: f64| {
+        value.is_some_and(|v| (v - expected).abs() <= expected / 1000.0)
+    };
+    assert!(near(report.video.latency_ms.p50, 20.0), "{report:?}");
+    assert!(near(report.video.latency_ms.max, 30.0), "{report:?}");
+    assert!(near(report.video.encode_ms_p50, 2.0), "{report:?}");
+    assert_eq!(report.video.decode_ms_p50, Some(1.0));
     assert_eq!(report.video.psnr_db, Some(41.0));
+    assert_eq!(report.video.psnr_frames, 3);
     assert!(report.process.rss_peak_kib > 0);
 }
 
@@ -83,7 +91,7 @@ fn rates_count_bytes_from_when_media_began_not_from_the_first_picture() {
     let start = Instant::now();
     let meter = CallMeter::new(start);
     meter.peer_connected(start);
-    meter.decoded(start + Duration::from_secs(2), Duration::ZERO, None, None);
+    meter.decoded(start + Duration::from_secs(2), Duration::ZERO, None);
     let outside = OutsideCounts {
         wire: crate::rtc::WireStats {
             video_bytes_sent: 375_000,

@@ -96,6 +96,11 @@ async fn a_five_second_call_brings_back_the_picture_and_the_tone_over_loopback_o
         video.psnr_db.unwrap() >= 30.0,
         "mean PSNR ≥ 30 dB: {video:?}"
     );
+    // Measured beside the decoder, which may skip pictures when it is behind, not most.
+    assert!(
+        video.psnr_frames as f64 >= 0.5 * video.decoded as f64,
+        "half the pictures measured at least: {video:?}"
+    );
     assert!(
         video.latency_ms.p50.is_some()
             && video.encode_ms_p50.is_some()
@@ -157,11 +162,12 @@ async fn three_calls_in_a_row_each_build_and_release_their_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_audio_disabled_the_call_is_video_only() {
+async fn with_audio_disabled_the_call_is_video_only_and_with_quality_off_unmeasured() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = out_dir("video-only");
     let mut config = small_config(&dir);
     config.audio.enabled = false;
+    config.stats.quality = false;
     let mut daemon = daemon::spawn(config);
     let report = call(&mut daemon, Duration::from_millis(1500)).await;
     daemon.press(Event::Shutdown);
@@ -180,6 +186,12 @@ async fn with_audio_disabled_the_call_is_video_only() {
         (0, 0, 0),
         "no audio track: {:?}",
         report.audio
+    );
+    assert_eq!(
+        (report.video.psnr_db, report.video.psnr_frames),
+        (None, 0),
+        "{:?}",
+        report.video
     );
 }
 

@@ -18,6 +18,7 @@ pub(super) async fn one(
     seconds: u32,
     impairment: Option<Impairment>,
     screen: ScreenChoice,
+    quality: bool,
 ) -> Result<BenchRun, String> {
     let (width, height) =
         parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
@@ -34,6 +35,7 @@ pub(super) async fn one(
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
     config.impairment = impairment;
+    config.stats.quality = quality;
     let screen = screen.open();
     let described = screen.as_ref().map(|s| s.describe().to_string());
     let presented = screen.as_ref().map(Screen::presented);
@@ -64,6 +66,7 @@ pub(super) async fn one(
         rss_peak_kib: report.process.rss_peak_kib,
         frames_decoded: report.video.decoded,
         psnr_db: report.video.psnr_db.unwrap_or(f64::NAN),
+        psnr_per_s: report.video.psnr_frames as f64 / report.duration_s,
         frames_sent: report.video.sent,
         decoded_percent: 100.0 * report.video.decoded as f64 / report.video.sent.max(1) as f64,
         freeze_max_ms: need(report.video.freeze_max_ms, "picture interval")?,

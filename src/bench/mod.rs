@@ -1,9 +1,9 @@
 //! `camloop bench`: real loopback calls on the test pattern at 640x480 and 1280x720, 30 fps,
 //! each run in a process of its own so that peak memory is that size's alone. Next to each
 //! call it measures the floor: encode + decode of the same pictures with no transport, so the
-//! latency can be read as a ratio to what the codec alone costs. Beside each call runs one
-//! that also shows it on a screen, so what the display costs is a ratio of neighbours. Figures
-//! are medians over runs. Each size is measured on both test pictures: the colour bars, and the
+//! latency can be read as a ratio to what the codec alone costs. The plain call measures no
+//! picture quality; beside it run one that measures PSNR and one that also shows it on a
+//! screen, so what each costs is a ratio of neighbours. Figures are medians over runs. Each size is measured on both test pictures: the colour bars, and the
 //! scene, whose encode time, bitrate and quality are those of a camera's view.
 
 use crate::camera::pattern::Picture;
@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// auto is a DRM screen if camloop can have one, else one in memory; off is none.
     #[arg(long, value_enum, default_value_t = ScreenChoice::Auto)]
     screen: ScreenChoice,
+    /// Measure each picture's PSNR in this call (used by the parent).
+    #[arg(long, hide = true)]
+    quality: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -110,7 +113,9 @@ pub struct BenchRun {
     pub cpu_s_per_s: f64,
     pub rss_peak_kib: u64,
     pub frames_decoded: u64,
+    /// With quality measured: the mean PSNR, and the pictures measured a second.
     pub psnr_db: f64,
+    pub psnr_per_s: f64,
     /// On an impaired network (`--impair`): what got through, and what it took.
     pub frames_sent: u64,
     pub decoded_percent: f64,
@@ -152,7 +157,15 @@ pub async fn run(args: BenchArgs) -> ExitCode {
     let impairment = args.impair.as_deref().and_then(|spec| spec.parse().ok());
     if let Some(size) = &args.one {
         let picture = args.patterns.first().copied().unwrap_or(Picture::Bars);
-        return match call::one(size, picture, args.seconds, impairment, args.screen).await {
+        let call = call::one(
+            size,
+            picture,
+            args.seconds,
+            impairment,
+            args.screen,
+            args.quality,
+        );
+        return match call.await {
             Ok(run) => {
                 println!("{}", serde_json::to_string(&run).unwrap_or_default());
                 ExitCode::SUCCESS
@@ -171,35 +184,44 @@ pub async fn run(args: BenchArgs) -> ExitCode {
     for size in &args.sizes {
         for &picture in &args.patterns {
             let case = format!("{size} {}", picture.name());
-            let (mut runs, mut shown) = (Vec::new(), Vec::new());
+            let (mut runs, mut measured, mut shown) = (Vec::new(), Vec::new(), Vec::new());
             for n in 1..=args.runs {
-                eprintln!("bench {case}: call {n} of {}", args.runs);
-                runs.extend(child(&exe, size, picture, &args, ScreenChoice::Off).await);
+                let beside =
+                    |what: &str| eprintln!("bench {case}: call {n} of {}{what}", args.runs);
+                beside("");
+                runs.extend(child(&exe, size, picture, &args, ScreenChoice::Off, false).await);
+                beside(" measuring quality");
+                measured.extend(child(&exe, size, picture, &args, ScreenChoice::Off, true).await);
                 if args.screen != ScreenChoice::Off {
-                    eprintln!("bench {case}: call {n} of {} on a screen", args.runs);
-                    shown.extend(child(&exe, size, picture, &args, args.screen).await);
+                    beside(" on a screen");
+                    shown.extend(child(&exe, size, picture, &args, args.screen, false).await);
                 }
             }
             if runs.is_empty() {
                 eprintln!("camloop bench: no call at {case} gave figures; see the errors above");
                 return ExitCode::FAILURE;
             }
-            cases.push((runs, shown));
+            cases.push([runs, measured, shown]);
         }
     }
+    let median = |runs: &[BenchRun]| (!runs.is_empty()).then(|| table::median_run(runs));
     let rows: Vec<_> = cases
         .iter()
-        .map(|(runs, shown)| {
-            let median = |runs: &[BenchRun]| (!runs.is_empty()).then(|| table::median_run(runs));
-            (median(runs).unwrap_or_default(), median(shown), runs.len())
+        .map(|[runs, measured, shown]| Row {
+            plain: median(runs).unwrap_or_default(),
+            measured: median(measured),
+            shown: median(shown),
+            runs: runs.len(),
         })
         .collect();
     let json: Vec<_> = rows
         .iter()
         .zip(&cases)
-        .map(|((m, on_screen, _), (runs, shown))| {
-            serde_json::json!({ "size": m.size, "pattern": m.pattern, "median": m, "runs": runs,
-                "screen": { "median": on_screen, "runs": shown } })
+        .map(|(row, [runs, measured, shown])| {
+            serde_json::json!({ "size": row.plain.size, "pattern": row.plain.pattern,
+                "median": row.plain, "runs": runs,
+                "quality": { "median": row.measured, "runs": measured },
+                "screen": { "median": row.shown, "runs": shown } })
         })
         .collect();
     println!(
@@ -207,21 +229,38 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         serde_json::to_string_pretty(&json).unwrap_or_default()
     );
     println!();
-    let plain: Vec<_> = rows.iter().map(|(m, _, n)| (m.clone(), *n)).collect();
+    let plain: Vec<_> = rows.iter().map(|r| (r.plain.clone(), r.runs)).collect();
     table::print(&plain);
     if let Some(spec) = &args.impair {
         println!("\nnetwork: {spec}");
         table::print_network(&plain);
     }
+    let measured: Vec<_> = rows
+        .iter()
+        .filter_map(|r| Some((&r.plain, r.measured.as_ref()?)))
+        .collect();
+    if !measured.is_empty() {
+        println!();
+        table::print_quality(&measured);
+    }
     let shown: Vec<_> = rows
         .iter()
-        .filter_map(|(m, on_screen, _)| Some((m, on_screen.as_ref()?)))
+        .filter_map(|r| Some((&r.plain, r.shown.as_ref()?)))
         .collect();
     if !shown.is_empty() {
         println!();
         table::print_screen(&shown);
     }
     ExitCode::SUCCESS
+}
+
+/// A size and picture's medians: the plain calls, and those beside them that measured quality
+/// or showed the call on a screen.
+struct Row {
+    plain: BenchRun,
+    measured: Option<BenchRun>,
+    shown: Option<BenchRun>,
+    runs: usize,
 }
 
 /// One call in a process of its own: its figures, or None (said on stderr).
@@ -231,6 +270,7 @@ async fn child(
     picture: Picture,
     args: &BenchArgs,
     screen: ScreenChoice,
+    quality: bool,
 ) -> Option<BenchRun> {
     let mut command = tokio::process::Command::new(exe);
     let seconds = args.seconds.to_string();
@@ -238,6 +278,9 @@ async fn child(
     command.args(["--patterns", picture.name(), "--screen", screen.name()]);
     if let Some(spec) = &args.impair {
         command.args(["--impair", spec]);
+    }
+    if quality {
+        command.arg("--quality");
     }
     let case = format!("{size} {}", picture.name());
     match command.output().await {

@@ -115,6 +115,28 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
     }
 }
 
+/// What measuring each picture's quality adds, against the calls beside them without it.
+pub(super) fn print_quality(rows: &[(&BenchRun, &BenchRun)]) {
+    println!(
+        "{:<16} {:>7} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8}",
+        "picture", "cpu/s", "+quality", "added", "psnr dB", "psnr n/s", "lat p50", "+quality"
+    );
+    for (without, with) in rows {
+        let added = 100.0 * (with.cpu_s_per_s / without.cpu_s_per_s - 1.0);
+        println!(
+            "{:<16} {:>7.3} {:>8.3} {:>6.1}% {:>8.2} {:>9.1} {:>8.2} {:>8.2}",
+            label(without),
+            without.cpu_s_per_s,
+            with.cpu_s_per_s,
+            added,
+            with.psnr_db,
+            with.psnr_per_s,
+            without.latency_p50_ms,
+            with.latency_p50_ms,
+        );
+    }
+}
+
 /// What showing the call on a screen adds, against the calls beside them without one.
 pub(super) fn print_screen(rows: &[(&BenchRun, &BenchRun)]) {
     println!(

@@ -26,7 +26,7 @@ use crate::rtc::{Inbound, LoopbackPeers, Network, PeerNote};
 use crate::stats::{CallMeter, CallReport, OutsideCounts};
 use crate::trace;
 use ledger::Ledger;
-use receive::{decode_audio, decode_video};
+use receive::{QUALITY_QUEUE, decode_audio, decode_video, measure_quality};
 use send::{encode_audio, encode_video};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -179,14 +179,20 @@ impl CallSession {
             threads.push(spawn("video encoder", move || {
                 encode_video(s, q, l, encoder_settings)
             })?);
-            let (s, l, reference) = (
-                shared.clone(),
-                video_ledger.clone(),
-                local.reference.clone(),
-            );
+            let quality = (local.reference.clone())
+                .filter(|_| config.stats.quality)
+                .map(|pattern| (Arc::new(DropOldest::new(QUALITY_QUEUE)), pattern));
+            let (s, l) = (shared.clone(), video_ledger.clone());
+            let to_measure = quality.as_ref().map(|(pictures, _)| pictures.clone());
             threads.push(spawn("video decoder", move || {
-                decode_video(s, video_rx, l, reference, video_sink)
+                decode_video(s, video_rx, l, to_measure, video_sink)
             })?);
+            if let Some((pictures, pattern)) = quality {
+                let s = shared.clone();
+                threads.push(spawn("video quality", move || {
+                    measure_quality(s, pictures, pattern)
+                })?);
+            }
             if let Some(queue) = &local.audio {
                 let (s, q, l) = (shared.clone(), queue.clone(), audio_ledger.clone());
                 threads.push(spawn("audio encoder", move || encode_audio(s, q, l))?);

@@ -9,6 +9,7 @@ use crate::media::h264::{
     AccessUnitAssembler, Assembled, H264Decoder, carries_sequence_parameters,
 };
 use crate::media::opus::OpusDecoder;
+use crate::media::queue::DropOldest;
 use crate::media::reorder::{Reorder, ReorderCounts};
 use crate::rtc::RtpPacket;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub(super) fn decode_video(
     shared: Shared,
     packets: Receiver<RtpPacket>,
     ledger: Arc<Ledger>,
-    reference: Option<Pattern>,
+    quality: Option<Arc<DropOldest<Picture>>>,
     sink: Option<Box<dyn VideoSink>>,
 ) {
     let decoder = match H264Decoder::new() {
@@ -47,7 +48,7 @@ pub(super) fn decode_video(
     let mut receiver = VideoReceiver {
         shared: shared.clone(),
         ledger,
-        reference,
+        quality,
         sink,
         decoder,
         assembler: AccessUnitAssembler::default(),
@@ -90,7 +91,8 @@ pub(super) fn decode_video(
 struct VideoReceiver {
     shared: Shared,
     ledger: Arc<Ledger>,
-    reference: Option<Pattern>,
+    /// Where decoded pictures go to be measured, if they are (`[stats] quality`).
+    quality: Option<Arc<DropOldest<Picture>>>,
     sink: Option<Box<dyn VideoSink>>,
     decoder: H264Decoder,
     assembler: AccessUnitAssembler,
@@ -118,15 +120,7 @@ impl VideoReceiver {
             Err(e) => return self.lost(&e.to_string()),
         };
         let decoded_at = Instant::now();
-        let reference = self.reference.as_ref();
-        let id = reference.and_then(|p| p.read_id(&picture[..width * height]));
         let captured = self.ledger.take(timestamp);
-        let quality = match (reference, id) {
-            (Some(pattern), Some(id)) if (pattern.width, pattern.height) == (width, height) => {
-                Some(psnr(&pattern.render(id), &picture))
-            }
-            _ => None,
-        };
         if let Some(out) = &mut self.sink
             && let Err(e) = out.show(width, height, &picture)
         {
@@ -136,9 +130,16 @@ impl VideoReceiver {
         if self
             .shared
             .meter
-            .decoded(decoded_at, decoded_at - began, captured, quality)
+            .decoded(decoded_at, decoded_at - began, captured)
         {
             (self.shared.notify)(SessionNote::FirstRemoteFrame);
+        }
+        if let Some(quality) = &self.quality {
+            quality.push(Picture {
+                width,
+                height,
+                data: picture,
+            });
         }
     }
 
@@ -160,6 +161,40 @@ impl VideoReceiver {
                 log::debug!("{e}");
             }
         });
+    }
+}
+
+/// A picture pc2 decoded, on its way to be measured.
+pub(super) struct Picture {
+    width: usize,
+    height: usize,
+    data: Vec<u8>,
+}
+
+/// Pictures the quality thread may be behind by: when it is busier than the decoder, it
+/// measures the newest and the others go unmeasured, so measuring never slows the call.
+pub(super) const QUALITY_QUEUE: usize = 1;
+
+/// Measures pc2's pictures against the test pattern they were drawn from, off the decoder's
+/// thread: reads the frame id drawn into each, draws that frame again and compares.
+pub(super) fn measure_quality(
+    shared: Shared,
+    pictures: Arc<DropOldest<Picture>>,
+    pattern: Pattern,
+) {
+    while shared.running() {
+        let Some(picture) = pictures.pop(POLL) else {
+            continue;
+        };
+        let (width, height) = (picture.width, picture.height);
+        if (pattern.width, pattern.height) != (width, height) {
+            continue;
+        }
+        if let Some(id) = pattern.read_id(&picture.data[..width * height]) {
+            shared
+                .meter
+                .quality(psnr(&pattern.render(id), &picture.data));
+        }
     }
 }
 

@@ -17,12 +17,15 @@ use std::time::Duration;
 const READY: Duration = Duration::from_secs(20);
 const CONNECT: Duration = Duration::from_secs(30);
 
-/// A small call with no outputs across the relay doing `impair`.
+/// A small call with no outputs across the relay doing `impair`. A lost DTLS flight is sent
+/// again only after a second, then two: under emulation on a busy machine the default 10 s to
+/// connect is not always enough, so the call may take as long as the test waits.
 fn impaired(name: &str, impair: &str) -> Config {
     let mut config = small_config(&out_dir(name));
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
     config.impairment = Some(impair.parse().unwrap());
+    config.call.connect_timeout = CONNECT;
     config
 }
 

@@ -171,27 +171,80 @@ pub fn test(target: &Target) -> Result<()> {
     )
 }
 
+/// What a stripped camloop may weigh on each target: the flash image and every update carry it.
+const SIZE_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// The cross-built binaries' sizes against the budget; fails when one is past it.
 pub fn sizes() -> Result<()> {
-    let mut found = false;
+    let mut built = Vec::new();
     for target in TARGETS {
-        match std::fs::metadata(target.binary()) {
-            Ok(meta) => {
-                found = true;
-                println!(
-                    "{:<32} {:>6.2} MiB  {}",
-                    target.triple,
-                    meta.len() as f64 / 1048576.0,
-                    target.binary().display()
-                );
-            }
-            Err(_) => println!(
+        if target.binary().exists() {
+            built.push((target.triple, target.binary()));
+        } else {
+            println!(
                 "{:<32} not built: cargo xtask cross --target {}",
                 target.triple, target.triple
-            ),
+            );
         }
     }
-    if !found {
+    if built.is_empty() {
         bail!("no cross-built binary yet");
     }
+    within_budget(&built, SIZE_BUDGET)
+}
+
+/// Prints each binary's size beside `budget` and fails naming every binary past it.
+fn within_budget(binaries: &[(&str, PathBuf)], budget: u64) -> Result<()> {
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    let mut over = Vec::new();
+    for (name, path) in binaries {
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("{}", path.display()))?
+            .len();
+        println!(
+            "{name:<32} {:>6.2} MiB of {:.2} MiB  {}",
+            mib(size),
+            mib(budget),
+            path.display()
+        );
+        if size > budget {
+            over.push(format!("{name} is {:.2} MiB", mib(size)));
+        }
+    }
+    if !over.is_empty() {
+        bail!(
+            "past the {:.2} MiB budget: {}; see what grew with cargo bloat, or what the release profile lost",
+            mib(budget),
+            over.join(", ")
+        );
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binary_one_byte_past_its_budget_fails_and_is_named() {
+        let dir = std::env::temp_dir().join(format!("camloop-sizes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, len: u64| {
+            let path = dir.join(name);
+            std::fs::File::create(&path).unwrap().set_len(len).unwrap();
+            path
+        };
+        let budget = 4096;
+        let fits = file("fits", budget);
+        let grew = file("grew", budget + 1);
+        assert!(within_budget(&[("fits", fits.clone())], budget).is_ok());
+        let error = within_budget(&[("fits", fits), ("grew", grew)], budget)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("grew is") && !error.contains("fits"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -65,7 +65,7 @@ pub(super) async fn one(
         cpu_s_per_s: report.process.cpu_s / report.duration_s,
         rss_peak_kib: report.process.rss_peak_kib,
         frames_decoded: report.video.decoded,
-        psnr_db: report.video.psnr_db.unwrap_or(f64::NAN),
+        psnr_db: report.video.psnr_db,
         psnr_per_s: report.video.psnr_frames as f64 / report.duration_s,
         frames_sent: report.video.sent,
         decoded_percent: 100.0 * report.video.decoded as f64 / report.video.sent.max(1) as f64,

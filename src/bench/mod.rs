@@ -114,7 +114,7 @@ pub struct BenchRun {
     pub rss_peak_kib: u64,
     pub frames_decoded: u64,
     /// With quality measured: the mean PSNR, and the pictures measured a second.
-    pub psnr_db: f64,
+    pub psnr_db: Option<f64>,
     pub psnr_per_s: f64,
     /// On an impaired network (`--impair`): what got through, and what it took.
     pub frames_sent: u64,

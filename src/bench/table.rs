@@ -124,12 +124,12 @@ pub(super) fn print_quality(rows: &[(&BenchRun, &BenchRun)]) {
     for (without, with) in rows {
         let added = 100.0 * (with.cpu_s_per_s / without.cpu_s_per_s - 1.0);
         println!(
-            "{:<16} {:>7.3} {:>8.3} {:>6.1}% {:>8.2} {:>9.1} {:>8.2} {:>8.2}",
+            "{:<16} {:>7.3} {:>8.3} {:>6.1}% {:>8} {:>9.1} {:>8.2} {:>8.2}",
             label(without),
             without.cpu_s_per_s,
             with.cpu_s_per_s,
             added,
-            with.psnr_db,
+            with.psnr_db.map_or("-".into(), |p| format!("{p:.2}")),
             with.psnr_per_s,
             without.latency_p50_ms,
             with.latency_p50_ms,

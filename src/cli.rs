@@ -73,7 +73,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Measure setup time, loop latency, CPU and memory of calls at 640x480 and 1280x720.
+    /// Measure setup time, loop latency, CPU and memory of calls at 640x480 and 1280x720, or
+    /// with --codec what the codec alone costs a frame.
     Bench(bench::BenchArgs),
 }
 
@@ -186,7 +187,8 @@ pub fn main() -> ExitCode {
         },
         Command::Bench(args) => {
             init_logging(log::LevelFilter::Warn);
-            runtime(|| bench::run(args))
+            args.codec_only()
+                .unwrap_or_else(|| runtime(|| bench::run(args)))
         }
     }
 }

@@ -207,6 +207,7 @@ fn every_numeric_option_refuses_zero_negative_huge_nan_and_words_by_name_with_ex
         cases.push((vec!["demo", "--duration"], n.to_string()));
         cases.push((vec!["bench", "--seconds"], n.to_string()));
         cases.push((vec!["bench", "--runs"], n.to_string()));
+        cases.push((vec!["bench", "--frames"], n.to_string()));
         cases.push((vec!["ctl", "--timeout"], n.to_string()));
     }
     for size in sizes {
@@ -225,6 +226,51 @@ fn every_numeric_option_refuses_zero_negative_huge_nan_and_words_by_name_with_ex
         assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(option), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn bench_codec_times_each_stage_it_runs_and_stops_where_told() {
+    let rows = |args: &[&str]| -> Vec<Vec<String>> {
+        let output = camloop(args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().map(String::from).collect())
+            .collect()
+    };
+    let all = rows(&[
+        "bench",
+        "--codec",
+        "--sizes",
+        "160x120",
+        "--patterns",
+        "bars,scene",
+        "--frames",
+        "12",
+    ]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    for (row, picture) in all.iter().zip(["bars", "scene"]) {
+        assert_eq!(row[..3], ["160x120", picture, "12"], "{row:?}");
+        let ms: Vec<f64> = row[3..6]
+            .iter()
+            .map(|figure| figure.parse().unwrap_or_else(|_| panic!("{row:?}")))
+            .collect();
+        assert!(
+            ms[1] > 0.0 && ms[2] > 0.0,
+            "encode and decode take time: {row:?}"
+        );
+    }
+    let encoded = rows(&[
+        "bench", "--codec", "encode", "--sizes", "160x120", "--frames", "12",
+    ]);
+    let row = &encoded[0];
+    assert!(row[4].parse::<f64>().is_ok() && row[5] == "-", "{row:?}");
 }
 
 #[test]

@@ -22,16 +22,7 @@ pub(super) async fn one(
 ) -> Result<BenchRun, String> {
     let (width, height) =
         parse_size(size).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {size:?}"))?;
-    let mut config = Config::default();
-    config.camera.width = width;
-    config.camera.height = height;
-    config.camera.fps = 30;
-    config.camera.pattern = picture;
-    config.video.bitrate_kbps = if width * height > 640 * 480 {
-        2500
-    } else {
-        1500
-    };
+    let mut config = codec_config(width, height, picture);
     config.output.video = VideoOutput::None;
     config.output.audio = AudioOutput::None;
     config.impairment = impairment;
@@ -84,6 +75,32 @@ pub(super) async fn one(
     })
 }
 
+/// The camera and encoder a bench call has at a size: 30 fps, a bitrate for the size.
+pub(super) fn codec_config(width: u32, height: u32, picture: Picture) -> Config {
+    let mut config = Config::default();
+    config.camera.width = width;
+    config.camera.height = height;
+    config.camera.fps = 30;
+    config.camera.pattern = picture;
+    config.video.bitrate_kbps = if width * height > 640 * 480 {
+        2500
+    } else {
+        1500
+    };
+    config
+}
+
+/// The encoder settings of `config`'s camera and video.
+pub(super) fn encoder_settings(config: &Config) -> EncoderSettings {
+    EncoderSettings {
+        width: config.camera.width as usize,
+        height: config.camera.height as usize,
+        fps: config.camera.fps,
+        bitrate_kbps: config.video.bitrate_kbps,
+        keyframe_interval_s: config.video.keyframe_interval_s,
+    }
+}
+
 /// One call through the daemon: Call at Ready, Hangup after `media` of connected time.
 async fn call(
     config: Config,
@@ -127,17 +144,10 @@ async fn call(
 /// spaces the frames at the call's rate, as in the call; back to back, the codec runs with hot
 /// caches that a live call never has.
 fn floor(config: &Config, frames: u32, paced: bool) -> Result<f64, String> {
-    let (width, height) = (config.camera.width as usize, config.camera.height as usize);
-    let settings = EncoderSettings {
-        width,
-        height,
-        fps: config.camera.fps,
-        bitrate_kbps: config.video.bitrate_kbps,
-        keyframe_interval_s: config.video.keyframe_interval_s,
-    };
+    let settings = encoder_settings(config);
     let mut encoder = H264Encoder::new(&settings).map_err(|e| e.to_string())?;
     let mut decoder = H264Decoder::new().map_err(|e| e.to_string())?;
-    let pattern = Pattern::new(config.camera.pattern, width, height);
+    let pattern = Pattern::new(config.camera.pattern, settings.width, settings.height);
     let mut times = Vec::new();
     let interval = Duration::from_secs(1) / config.camera.fps;
     for id in 0..frames {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 mod call;
+mod codec;
 mod table;
 
 #[derive(clap::Args)]
@@ -47,6 +48,29 @@ pub struct BenchArgs {
     /// Measure each picture's PSNR in this call (used by the parent).
     #[arg(long, hide = true)]
     quality: bool,
+    /// No call: render, encode and decode --frames pictures of each size on this thread and
+    /// print each stage's median time a frame; a stage given stops after it.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "decode")]
+    codec: Option<Stage>,
+    /// Pictures per size for --codec.
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    frames: u32,
+}
+
+/// The last stage `--codec` runs: each includes those before it.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    Render,
+    Encode,
+    Decode,
+}
+
+impl BenchArgs {
+    /// `--codec`: the codec alone, on this thread, with no runtime around it.
+    pub fn codec_only(&self) -> Option<ExitCode> {
+        let last = self.codec?;
+        Some(codec::run(&self.sizes, &self.patterns, self.frames, last))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

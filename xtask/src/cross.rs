@@ -108,6 +108,14 @@ fn runner(target: &Target) -> Result<String> {
     Ok(target_setting(".cargo/config.toml", target, "runner")?.join(" "))
 }
 
+/// The runner's options after its program: where qemu-user finds the target's libraries.
+pub fn runner_options(target: &Target) -> Result<Vec<String>> {
+    Ok(target_setting(".cargo/config.toml", target, "runner")?
+        .into_iter()
+        .skip(1)
+        .collect())
+}
+
 /// Installs the toolchain, the target libraries and the rustup target.
 fn setup(target: &Target) -> Result<()> {
     crate::system::host_deps()?;
@@ -151,8 +159,33 @@ pub fn build(target: &Target) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// The whole test suite built for `target` and run under qemu-user. Release profile: the same
-/// build the board test and the packages use, and fast enough under emulation.
+/// The release build with its symbols, in `target/symbols/` so as not to replace the stripped
+/// one: for tools that name the functions they see (`cargo xtask instructions`).
+pub fn build_with_symbols(target: &Target) -> Result<PathBuf> {
+    setup(target)?;
+    run_with(
+        target
+            .cargo()
+            .env("CARGO_PROFILE_RELEASE_STRIP", "false")
+            .env("CARGO_TARGET_DIR", "target/symbols")
+            .args([
+                "build",
+                "--release",
+                "--bin",
+                "camloop",
+                "--target",
+                target.triple,
+            ]),
+    )?;
+    Ok(PathBuf::from(format!(
+        "target/symbols/{}/release/camloop",
+        target.triple
+    )))
+}
+
+/// The whole test suite built for `target` and run under qemu-user. Release profile, fast
+/// enough under emulation, but without its LTO: linking each of the test binaries whole would
+/// take longer than running them. The board tests run the shipped (LTO) binary.
 pub fn test(target: &Target) -> Result<()> {
     setup(target)?;
     // Tests that start the camloop binary themselves need the runner too (no binfmt here).
@@ -160,6 +193,8 @@ pub fn test(target: &Target) -> Result<()> {
         target
             .cargo()
             .env("CAMLOOP_TEST_RUNNER", runner(target)?)
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
             .args([
                 "test",
                 "--release",

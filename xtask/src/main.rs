@@ -3,10 +3,12 @@
 //! - `deps`: installs what a fresh Debian/Ubuntu machine lacks to build and test camloop.
 //! - `demo`: deps, a release build, then `camloop demo` (output in `target/demo/`).
 //! - `test [--host | --target T]`: formatting, lints and the host tests; then, without an option,
-//!   the aarch64 tests under qemu-user, the armv7 build and the board tests. With `--target`,
-//!   only that target's tests.
+//!   the aarch64 tests under qemu-user, the armv7 build, the size budget and the board tests.
+//!   With `--target`, only that target's tests.
 //! - `cross --target T`: a stripped release build for T with Debian's cross toolchain.
-//! - `sizes`: the sizes of the cross-built binaries.
+//! - `sizes`: the sizes of the cross-built binaries; fails past the 8 MiB budget.
+//! - `instructions`: guest instructions an aarch64 core spends a frame, and what a Pi 4 and a Pi
+//!   5 core would make of them (`instructions.rs`).
 //! - `deb --target T`: the Debian package for T in `target/debian/`, checked by lintian.
 //! - `yocto`: the Yocto recipe's crate list from Cargo.lock (`yocto.rs`).
 //! - `yocto-check [--layers DIR]`: the Yocto layer's checks from the package registries
@@ -22,6 +24,7 @@ mod bitbake;
 mod board;
 mod cross;
 mod deb;
+mod instructions;
 mod system;
 mod yocto;
 mod yocto_check;
@@ -30,7 +33,7 @@ use anyhow::{Context, Result, bail};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] [--os debian] | fuzz [--seconds N]";
+const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | instructions | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] [--os debian] | fuzz [--seconds N]";
 
 fn main() -> Result<()> {
     // Paths below are relative to the workspace root, wherever cargo was invoked.
@@ -46,6 +49,7 @@ fn main() -> Result<()> {
         (Some("test"), ["--target", triple]) => cross::test(Target::named(triple)?),
         (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
         (Some("sizes"), []) => cross::sizes(),
+        (Some("instructions"), []) => instructions::measure(),
         (Some("deb"), ["--target", triple]) => deb::package(Target::named(triple)?).map(|_| ()),
         (Some("yocto"), []) => yocto::write(),
         (Some("yocto-check"), []) => yocto_check::check(None),
@@ -148,6 +152,13 @@ fn test_everything() -> Result<()> {
     timed("armv7 build", &|| {
         cross::build(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
     })?;
+    timed(
+        "aarch64 and armv7 binaries within their size budget",
+        &|| {
+            cross::build(Target::named("aarch64-unknown-linux-gnu")?)?;
+            cross::sizes()
+        },
+    )?;
     timed("Yocto layer checks", &|| yocto_check::check(None))?;
     timed("board test", &|| board::test(board::Board::Virt, None))?;
     timed("board test on the Pi 3's GPIO (raspi3b)", &|| {

@@ -122,6 +122,8 @@ pub enum Command {
     ClosePeers,
     SetLed(LedPattern),
     Trace(String),
+    /// The call or the media failed, and why: the daemon's status shows it until it recovers.
+    Failed(String),
     Exit,
 }
 
@@ -249,6 +251,7 @@ impl Call {
                         self.media_retry.as_secs_f64()
                     ),
                 );
+                out.push(Command::Failed(why.clone()));
                 self.retry_at = Some(now + self.media_retry);
                 Some(State::Error(Failure::Media))
             }
@@ -319,20 +322,24 @@ impl Call {
             }
             (State::Connecting { .. } | State::Connected, Event::PeerFailed(why)) => {
                 trace(out, format!("Call failed: {why}"));
+                out.push(Command::Failed(why.clone()));
                 Some(State::Error(Failure::Peers))
             }
             (State::Connecting { .. } | State::Connected, Event::OutputFailed(why)) => {
                 trace(out, format!("Output error: {why}"));
+                out.push(Command::Failed(why.clone()));
                 Some(State::Error(Failure::Output))
             }
             (State::Connecting { deadline }, Event::Tick) if now >= deadline => {
+                let seconds = self.connect_timeout.as_secs_f64();
                 trace(
                     out,
-                    format!(
-                        "No remote video within {:.1} s of Call: giving up",
-                        self.connect_timeout.as_secs_f64()
-                    ),
+                    format!("No remote video within {seconds:.1} s of Call: giving up"),
                 );
+                out.push(Command::Failed(format!(
+                    "no remote video within {seconds:.1} s of Call ([call] connect_timeout_s); \
+                     the log says how far the call got"
+                )));
                 Some(State::Error(Failure::Peers))
             }
             // Late events from connections already closed, and ticks with nothing due.

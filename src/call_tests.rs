@@ -15,10 +15,11 @@ fn in_state(state: State) -> Call {
     }
 }
 
+/// The commands that act: not the traces, nor the failures told to the status (tested apart).
 fn without_traces(commands: Vec<Command>) -> Vec<Command> {
     commands
         .into_iter()
-        .filter(|c| !matches!(c, Command::Trace(_)))
+        .filter(|c| !matches!(c, Command::Trace(_) | Command::Failed(_)))
         .collect()
 }
 
@@ -328,6 +329,44 @@ fn connecting_gives_up_at_its_deadline_and_not_before() {
     assert_eq!(call.deadline(), None);
 }
 
+/// The failures each event tells the daemon's status, from the states it is one in.
+fn failures(state: State, now: Duration, event: Event) -> Vec<String> {
+    let mut call = in_state(state);
+    let out = call.handle(now, event);
+    out.into_iter()
+        .filter_map(|c| match c {
+            Failed(why) => Some(why),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_failure_tells_the_status_why_and_a_timeout_names_its_setting() {
+    let peer_fail = || PeerFailed("DTLS handshake failed".into());
+    assert_eq!(
+        failures(State::Ready, NOW, MediaFailed("camera gone".into())),
+        ["camera gone"]
+    );
+    assert_eq!(
+        failures(CONNECTING, NOW, peer_fail()),
+        ["DTLS handshake failed"]
+    );
+    assert_eq!(
+        failures(State::Connected, NOW, OutputFailed("speaker busy".into())),
+        ["speaker busy"]
+    );
+    let timeout = failures(CONNECTING, Duration::from_secs(105), Tick);
+    assert_eq!(timeout.len(), 1);
+    assert!(
+        timeout[0].contains("10.0 s") && timeout[0].contains("[call] connect_timeout_s"),
+        "{timeout:?}"
+    );
+    // A late report from connections already closed is no failure of the state the daemon is in.
+    assert!(failures(State::Ready, NOW, peer_fail()).is_empty());
+    assert!(failures(CONNECTING, NOW, Tick).is_empty());
+}
+
 #[test]
 fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
     let mut call = in_state(State::Ready);
@@ -347,9 +386,10 @@ fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
     let out = call.handle(later, MediaFailed("camera /dev/video0: gone".into()));
     assert_eq!(
         out,
-        vec![Trace(
-            "Media error: camera /dev/video0: gone; retrying in 2 s".into()
-        )]
+        vec![
+            Trace("Media error: camera /dev/video0: gone; retrying in 2 s".into()),
+            Failed("camera /dev/video0: gone".into())
+        ]
     );
     assert_eq!(call.deadline(), Some(later + RETRY));
     // Back: Ready, and nothing more is due.

@@ -181,3 +181,26 @@ async fn a_network_that_never_comes_back_fails_the_call_after_the_network_timeou
     daemon.press(Event::Shutdown);
     let _ = daemon.done.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_never_connects_gives_up_at_its_timeout_and_says_which_setting() {
+    let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = impaired("never", "blackout=0+3600");
+    config.call.connect_timeout = Duration::from_secs(2);
+    let mut daemon = daemon::spawn(config);
+    daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
+    daemon.press(Event::CallPressed);
+    let gave_up = daemon
+        .wait_for(Duration::from_secs(20), |s| matches!(s, State::Error(_)))
+        .await;
+    let status = daemon.status().await.unwrap();
+    println!("gave up: {:?}", status.last_error);
+    assert!(gave_up.is_ok(), "{status:?}");
+    let why = status.last_error.unwrap_or_default();
+    assert!(
+        why.contains("2.0 s") && why.contains("[call] connect_timeout_s"),
+        "{why}"
+    );
+    daemon.press(Event::Shutdown);
+    let _ = daemon.done.await;
+}

@@ -170,13 +170,9 @@ impl Daemon {
                 }
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
-            match &event {
-                Event::MediaFailed(why) | Event::PeerFailed(why) | Event::OutputFailed(why) => {
-                    self.last_error = Some(why.clone());
-                }
-                // What failed has worked since: the error is history, not the state.
-                Event::MediaReady | Event::PeerConnected => self.last_error = None,
-                _ => {}
+            // What failed has worked since: the error is history, not the state.
+            if matches!(event, Event::MediaReady | Event::PeerConnected) {
+                self.last_error = None;
             }
             let commands = call.handle(now.duration_since(started), event);
             let exit = self.execute(commands).await;
@@ -241,6 +237,7 @@ impl Daemon {
         for command in commands {
             match command {
                 Command::Trace(text) => trace::info(&text),
+                Command::Failed(why) => self.last_error = Some(why),
                 Command::SetLed(pattern) => {
                     self.led.send_replace(pattern);
                 }

@@ -44,7 +44,11 @@ impl Target {
     }
 
     pub fn binary(&self) -> PathBuf {
-        PathBuf::from(format!("target/{}/release/camloop", self.triple))
+        self.binary_in("target")
+    }
+
+    fn binary_in(&self, folder: &str) -> PathBuf {
+        PathBuf::from(format!("{folder}/{}/release/camloop", self.triple))
     }
 
     /// Where the target's shared libraries are installed (Debian multiarch).
@@ -141,16 +145,7 @@ fn setup(target: &Target) -> Result<()> {
 
 /// A stripped release build of camloop for `target`; returns the binary's path.
 pub fn build(target: &Target) -> Result<PathBuf> {
-    setup(target)?;
-    run_with(target.cargo().args([
-        "build",
-        "--release",
-        "--bin",
-        "camloop",
-        "--target",
-        target.triple,
-    ]))?;
-    let binary = target.binary();
+    let binary = release_build(target, "target", true)?;
     eprintln!(
         "xtask: built {} ({} bytes)",
         binary.display(),
@@ -162,25 +157,24 @@ pub fn build(target: &Target) -> Result<PathBuf> {
 /// The release build with its symbols, in `target/symbols/` so as not to replace the stripped
 /// one: for tools that name the functions they see (`cargo xtask instructions`).
 pub fn build_with_symbols(target: &Target) -> Result<PathBuf> {
+    release_build(target, "target/symbols", false)
+}
+
+fn release_build(target: &Target, folder: &str, strip: bool) -> Result<PathBuf> {
     setup(target)?;
-    run_with(
-        target
-            .cargo()
-            .env("CARGO_PROFILE_RELEASE_STRIP", "false")
-            .env("CARGO_TARGET_DIR", "target/symbols")
-            .args([
-                "build",
-                "--release",
-                "--bin",
-                "camloop",
-                "--target",
-                target.triple,
-            ]),
-    )?;
-    Ok(PathBuf::from(format!(
-        "target/symbols/{}/release/camloop",
-        target.triple
-    )))
+    let mut cargo = target.cargo();
+    if !strip {
+        cargo.env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    }
+    run_with(cargo.env("CARGO_TARGET_DIR", folder).args([
+        "build",
+        "--release",
+        "--bin",
+        "camloop",
+        "--target",
+        target.triple,
+    ]))?;
+    Ok(target.binary_in(folder))
 }
 
 /// The whole test suite built for `target` and run under qemu-user. Release profile, fast

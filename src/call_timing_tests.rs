@@ -1,0 +1,116 @@
+//! Time in the call: the connect deadline, the failures told to the status, and the media
+//! retries with their schedule.
+
+use super::*;
+
+#[test]
+fn connecting_gives_up_at_its_deadline_and_not_before() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, CallPressed);
+    assert_eq!(call.deadline(), Some(NOW + TIMEOUT));
+    call.handle(NOW + TIMEOUT - Duration::from_millis(1), Tick);
+    assert!(matches!(call.state(), State::Connecting { .. }));
+    let out = without_traces(call.handle(NOW + TIMEOUT, Tick));
+    assert_eq!(call.state(), PEER_ERR);
+    assert_eq!(out, vec![ClosePeers, SetLed(Led::DoubleBlink)]);
+    assert_eq!(call.deadline(), None);
+}
+
+/// The failures each event tells the daemon's status, from the states it is one in.
+fn failures(state: State, now: Duration, event: Event) -> Vec<String> {
+    let mut call = in_state(state);
+    let out = call.handle(now, event);
+    out.into_iter()
+        .filter_map(|c| match c {
+            Failed(why) => Some(why),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_failure_tells_the_status_why_and_a_timeout_names_its_setting() {
+    let peer_fail = || PeerFailed("DTLS handshake failed".into());
+    assert_eq!(
+        failures(State::Ready, NOW, MediaFailed("camera gone".into())),
+        ["camera gone"]
+    );
+    assert_eq!(
+        failures(CONNECTING, NOW, peer_fail()),
+        ["DTLS handshake failed"]
+    );
+    assert_eq!(
+        failures(State::Connected, NOW, OutputFailed("speaker busy".into())),
+        ["speaker busy"]
+    );
+    let timeout = failures(CONNECTING, Duration::from_secs(105), Tick);
+    assert_eq!(timeout.len(), 1);
+    assert!(
+        timeout[0].contains("10.0 s") && timeout[0].contains("[call] connect_timeout_s"),
+        "{timeout:?}"
+    );
+    // A late report from connections already closed is no failure of the state the daemon is in.
+    assert!(failures(State::Ready, NOW, peer_fail()).is_empty());
+    assert!(failures(CONNECTING, NOW, Tick).is_empty());
+}
+
+#[test]
+fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("camera /dev/video0: gone".into()));
+    assert_eq!(call.state(), MEDIA_ERR);
+    assert_eq!(call.deadline(), Some(NOW + RETRY));
+    assert_eq!(
+        without_traces(call.handle(NOW + RETRY - Duration::from_millis(1), Tick)),
+        vec![]
+    );
+    let retry = call.handle(NOW + RETRY, Tick);
+    assert_eq!(without_traces(retry), vec![StartMedia]);
+    assert_eq!(call.state(), MEDIA_ERR, "the LED keeps its double blink");
+    assert_eq!(call.deadline(), None, "one retry at a time");
+    // Still missing: the next retry is armed from this failure.
+    let later = NOW + RETRY + Duration::from_millis(30);
+    let out = call.handle(later, MediaFailed("camera /dev/video0: gone".into()));
+    assert_eq!(
+        out,
+        vec![
+            Trace("Media error: camera /dev/video0: gone; retrying in 2 s".into()),
+            Failed("camera /dev/video0: gone".into())
+        ]
+    );
+    assert_eq!(call.deadline(), Some(later + RETRY));
+    // Back: Ready, and nothing more is due.
+    let out = without_traces(call.handle(later + RETRY, MediaReady));
+    assert_eq!(call.state(), State::Ready);
+    assert_eq!(out, vec![SetLed(Led::SlowHeartbeat)]);
+    assert_eq!(call.deadline(), None);
+}
+
+#[test]
+fn call_in_a_media_error_retries_at_once_and_cancels_the_timed_retry() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("gone".into()));
+    let out = without_traces(call.handle(NOW + Duration::from_millis(500), CallPressed));
+    assert_eq!(out, vec![StartMedia, SetLed(Led::FastBlink)]);
+    assert_eq!(call.state(), State::Starting);
+    assert_eq!(call.deadline(), None);
+}
+
+#[test]
+fn a_press_while_a_timed_retry_is_under_way_does_not_open_the_media_twice() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, MediaFailed("gone".into()));
+    assert_eq!(
+        without_traces(call.handle(NOW + RETRY, Tick)),
+        vec![StartMedia]
+    );
+    let out = call.handle(NOW + RETRY, CallPressed);
+    assert_eq!(
+        out,
+        vec![
+            Trace("Retrying: local stream already requested".into()),
+            SetLed(Led::FastBlink)
+        ]
+    );
+    assert_eq!(call.state(), State::Starting);
+}

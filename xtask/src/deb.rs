@@ -2,7 +2,7 @@
 //! from `[package.metadata.deb]` in Cargo.toml, then checked by lintian.
 
 use crate::cross::{self, Target};
-use crate::system::{install, output, run, run_with};
+use crate::system::{install, run, run_with};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,19 +28,20 @@ pub fn package(target: &Target) -> Result<PathBuf> {
             .args(["-9", "-n", "-c", "board/debian/camloop.1"])
             .stdout(page),
     )?;
-    // Already stripped by the release profile; no cross strip tool is needed.
-    let printed = output(
-        "cargo",
-        &[
-            "deb",
-            "--target",
-            target.triple,
-            "--no-build",
-            "--no-strip",
-            "--output",
-            OUT_DIR,
-        ],
-    )?;
+    // Already stripped by its profile; no cross strip tool is needed. cargo-deb reads the
+    // binary from the target folder cargo built it in, `target/release/` in the assets standing
+    // for the profile's folder.
+    let printed = crate::system::output_of(crate::system::cargo()?.args([
+        "deb",
+        "--target",
+        target.triple,
+        "--profile",
+        cross::SHIPPED_PROFILE,
+        "--no-build",
+        "--no-strip",
+        "--output",
+        OUT_DIR,
+    ]))?;
     let deb = PathBuf::from(
         printed
             .lines()

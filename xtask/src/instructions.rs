@@ -9,7 +9,7 @@
 //! apart, which needs the binary's symbols: it is built unstripped in a target folder of its own.
 
 use crate::cross::{self, Target};
-use crate::system::{self, install, output, run};
+use crate::system::{self, install, output};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
@@ -54,8 +54,8 @@ pub fn measure() -> Result<()> {
     let target = Target::named("aarch64-unknown-linux-gnu")?;
     let binary = cross::build_with_symbols(target)?;
     install(&["qemu-user".into()])?;
-    run("cargo", &["build", "--release", "--package", "count-insns"])?;
-    let plugin = std::fs::canonicalize("target/release/libcount_insns.so")?;
+    system::run_cargo(&["build", "--release", "--package", "count-insns"])?;
+    let plugin = system::target_dir()?.join("release/libcount_insns.so");
     let neon = neon_functions(&binary)?;
     let plugin = format!(
         "{},neon={},code={:x}",

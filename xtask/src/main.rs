@@ -109,70 +109,86 @@ fn fuzz(seconds: &str) -> Result<()> {
 
 fn demo(options: &[&str]) -> Result<()> {
     system::host_deps()?;
-    run("cargo", &["build", "--release", "--bin", "camloop"])?;
+    system::run_cargo(&["build", "--release", "--bin", "camloop"])?;
     let mut args = vec!["demo"];
     args.extend(options);
-    run("target/release/camloop", &args)
+    let camloop = system::target_dir()?.join("release/camloop");
+    run(system::text(&camloop)?, &args)
 }
 
 fn test_host() -> Result<()> {
     system::host_deps()?;
     run("cargo", &["fmt", "--all", "--check"])?;
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    run("cargo", &["test", "--workspace"])
+    system::run_cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    system::run_cargo(&["test", "--workspace"])
 }
 
-/// Everything CI checks: the host, the aarch64 tests under emulation, the armv7 build, the Yocto
-/// layer, the emulated boards (Debian's userland with camloop's package among them), the armhf
-/// package. Each step says how long it took.
+/// Everything CI checks: the host, the aarch64 tests under emulation, the shipped cross builds
+/// and their size, the Yocto layer, the emulated boards (Debian's userland with camloop's package
+/// among them), the armhf package. Stops at the first failure; either way it ends with a table of
+/// how long each step took.
 fn test_everything() -> Result<()> {
-    let timed = |name: &str, step: &dyn Fn() -> Result<()>| -> Result<()> {
-        let started = std::time::Instant::now();
+    let aarch64 = Target::named("aarch64-unknown-linux-gnu")?;
+    let armv7 = Target::named("armv7-unknown-linux-gnueabihf")?;
+    let steps: [(&str, &dyn Fn() -> Result<()>); 9] = [
+        ("host checks and tests", &test_host),
+        ("aarch64 tests under qemu-user", &|| cross::test(aarch64)),
+        (
+            "shipped aarch64 and armv7 builds, within their size budget",
+            &cross::build_all,
+        ),
+        ("Yocto layer checks", &|| yocto_check::check(None)),
+        ("board test (virt)", &|| {
+            board::test(board::Board::Virt, None)
+        }),
+        ("board test on the Pi 3's GPIO (raspi3b)", &|| {
+            board::test(board::Board::Rpi3, None)
+        }),
+        (
+            "board test harness with a broken config",
+            &board::test_harness_rejects_a_broken_config,
+        ),
+        (
+            "the arm64 Debian package on Debian, booted on virt with systemd",
+            &|| board::test(board::Board::Debian, None),
+        ),
+        ("the armhf Debian package, checked by lintian", &|| {
+            deb::package(armv7).map(|_| ())
+        }),
+    ];
+    let started = std::time::Instant::now();
+    let mut table = Vec::new();
+    let mut failure = None;
+    for (name, step) in steps {
+        let began = std::time::Instant::now();
         let result = step();
-        eprintln!(
-            "xtask: {name} took {:.0} s",
-            started.elapsed().as_secs_f64()
-        );
-        result.with_context(|| format!("{name} failed"))
-    };
-    timed("host checks and tests", &test_host)?;
-    timed("aarch64 tests under qemu-user", &|| {
-        cross::test(Target::named("aarch64-unknown-linux-gnu")?)
-    })?;
-    timed("armv7 build", &|| {
-        cross::build(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
-    })?;
-    timed(
-        "aarch64 and armv7 binaries within their size budget",
-        &|| {
-            cross::build(Target::named("aarch64-unknown-linux-gnu")?)?;
-            cross::sizes()
-        },
-    )?;
-    timed("Yocto layer checks", &|| yocto_check::check(None))?;
-    timed("board test", &|| board::test(board::Board::Virt, None))?;
-    timed("board test on the Pi 3's GPIO (raspi3b)", &|| {
-        board::test(board::Board::Rpi3, None)
-    })?;
-    timed(
-        "board test harness with a broken config",
-        &board::test_harness_rejects_a_broken_config,
-    )?;
-    timed(
-        "the arm64 Debian package on Debian, booted on virt with systemd",
-        &|| board::test(board::Board::Debian, None),
-    )?;
-    timed("the armhf Debian package, checked by lintian", &|| {
-        deb::package(Target::named("armv7-unknown-linux-gnueabihf")?).map(|_| ())
-    })
+        let took = began.elapsed().as_secs_f64();
+        eprintln!("xtask: {name} took {took:.0} s");
+        table.push((name, took, result.is_ok()));
+        if let Err(e) = result {
+            failure = Some(e.context(format!("{name} failed")));
+            break;
+        }
+    }
+    eprintln!("\nxtask: the steps of `cargo xtask test`");
+    eprintln!("{:>8}  {:<6}  step", "seconds", "result");
+    for (name, took, ok) in &table {
+        let result = if *ok { "ok" } else { "FAILED" };
+        eprintln!("{took:>8.0}  {result:<6}  {name}");
+    }
+    eprintln!(
+        "{:>8.0}  {:<6}  in all ({:.1} min; build folder {})",
+        started.elapsed().as_secs_f64(),
+        if failure.is_none() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64() / 60.0,
+        system::target_dir()?.display()
+    );
+    failure.map_or(Ok(()), Err)
 }

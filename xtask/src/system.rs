@@ -34,14 +34,17 @@ pub fn run_with(command: &mut Command) -> Result<()> {
 
 /// Standard output of a command that must succeed.
 pub fn output(program: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
+    output_of(Command::new(program).args(args))
+}
+
+pub fn output_of(command: &mut Command) -> Result<String> {
+    let shown = format!("{command:?}").replace('"', "");
+    let out = command
         .output()
-        .with_context(|| format!("cannot start {program}"))?;
+        .with_context(|| format!("cannot start {shown}"))?;
     if !out.status.success() {
         bail!(
-            "{program} {} failed: {}",
-            args.join(" "),
+            "{shown} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -63,10 +66,132 @@ pub fn cache_dir(name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The folders cargo builds into, one per key, under the user's cache: every CI run on a
+/// machine reuses what the run before compiled, dependencies above all. Its name is a SHA256 of
+/// the toolchain, the lock file, the manifests and the cargo config, so a new compiler, a
+/// dependency's new version or a changed profile starts a fresh folder and never reuses a wrong
+/// artifact; within one, cargo's own fingerprints decide what is rebuilt (the clone's sources,
+/// newer than anything built, always are). `CARGO_TARGET_DIR`, when set, is used as it is.
+pub fn target_dir() -> Result<PathBuf> {
+    static CHOSEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = CHOSEN.get() {
+        return Ok(dir.clone());
+    }
+    let dir = choose_target_dir()?;
+    Ok(CHOSEN.get_or_init(|| dir).clone())
+}
+
+fn choose_target_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut keyed = output("rustc", &["-vV"])?.into_bytes();
+    for file in TARGET_KEY_FILES {
+        keyed.extend(std::fs::read(file).with_context(|| format!("reading {file}"))?);
+    }
+    let key = &sha256_of(&keyed)?[..16];
+    let builds = cache_dir("target")?;
+    let dir = builds.join(key);
+    std::fs::create_dir_all(&dir)?;
+    // Its modification time says when a run last used it: the size cap removes the oldest.
+    std::fs::write(dir.join("last-used"), format!("{}\n", std::process::id()))?;
+    cap_builds(&builds, &dir)?;
+    Ok(dir)
+}
+
+/// What the compiled output depends on beyond the sources cargo fingerprints itself.
+const TARGET_KEY_FILES: &[&str] = &[
+    "Cargo.lock",
+    "Cargo.toml",
+    "xtask/Cargo.toml",
+    "xtask/count-insns/Cargo.toml",
+    ".cargo/config.toml",
+];
+/// Target folders kept besides the one in use: the previous key's, for a branch switched back.
+const KEPT_BUILDS: usize = 1;
+/// Past this, the oldest target folders are removed even if fewer than `KEPT_BUILDS`.
+const BUILDS_CAP_BYTES: u64 = 40 << 30;
+
+/// Removes the least recently used target folders beyond `KEPT_BUILDS`, or while all of them
+/// together are past `BUILDS_CAP_BYTES`; never `current`.
+fn cap_builds(builds: &Path, current: &Path) -> Result<()> {
+    let mut others: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(builds)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p != current)
+        .map(|p| {
+            let used = std::fs::metadata(p.join("last-used"))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (used, p)
+        })
+        .collect();
+    others.sort();
+    let mut total = disk_usage(builds)?;
+    while let Some((_, oldest)) = others.first().cloned() {
+        if others.len() <= KEPT_BUILDS && total <= BUILDS_CAP_BYTES {
+            break;
+        }
+        let size = disk_usage(&oldest)?;
+        eprintln!(
+            "xtask: removing the unused build folder {} ({:.1} GiB)",
+            oldest.display(),
+            size as f64 / (1u64 << 30) as f64
+        );
+        std::fs::remove_dir_all(&oldest)
+            .with_context(|| format!("removing {}", oldest.display()))?;
+        total = total.saturating_sub(size);
+        others.remove(0);
+    }
+    Ok(())
+}
+
+/// Bytes a folder takes on disk.
+fn disk_usage(dir: &Path) -> Result<u64> {
+    let out = output("du", &["-sb", text(dir)?])?;
+    out.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("du printed {out:?}"))
+}
+
+/// cargo building into `target_dir()`.
+pub fn cargo() -> Result<Command> {
+    let mut cargo = Command::new("cargo");
+    cargo.env("CARGO_TARGET_DIR", target_dir()?);
+    Ok(cargo)
+}
+
+/// Runs cargo (into `target_dir()`) with `args`.
+pub fn run_cargo(args: &[&str]) -> Result<()> {
+    run_with(cargo()?.args(args))
+}
+
 /// A path as the text a command line takes.
 pub fn text(path: &Path) -> Result<&str> {
     path.to_str()
         .with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+/// SHA256 of bytes, in hex.
+fn sha256_of(bytes: &[u8]) -> Result<String> {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start sha256sum")?;
+    child
+        .stdin
+        .take()
+        .context("sha256sum's input")?
+        .write_all(bytes)?;
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 pub fn sha256(path: &Path) -> Result<String> {
@@ -132,4 +257,30 @@ pub fn host_deps() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_least_recently_used_build_folders_go_and_the_current_one_stays() {
+        let builds = std::env::temp_dir().join(format!("camloop-builds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&builds);
+        let folder = |name: &str, used_s: u64| {
+            let dir = builds.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let stamp = std::fs::File::create(dir.join("last-used")).unwrap();
+            stamp
+                .set_modified(UNIX_EPOCH + Duration::from_secs(used_s))
+                .unwrap();
+            dir
+        };
+        let (oldest, older, current) = (folder("a", 100), folder("b", 200), folder("c", 50));
+        cap_builds(&builds, &current).unwrap();
+        assert!(!oldest.exists(), "the least recently used folder is kept");
+        assert!(older.exists() && current.exists());
+        std::fs::remove_dir_all(&builds).unwrap();
+    }
 }

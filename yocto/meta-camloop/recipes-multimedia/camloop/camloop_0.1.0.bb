@@ -19,6 +19,11 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 
 require ${BPN}-crates.inc
 
+# The shipped binary's profile, Cargo.toml's [profile.dist] (fat LTO, one codegen unit), in
+# place of the cargo class's --release; a DEBUG_BUILD stays a debug build.
+BUILD_MODE = "${@['--profile dist', ''][d.getVar('DEBUG_BUILD') == '1']}"
+BUILD_DIR = "${@['dist', 'debug'][d.getVar('DEBUG_BUILD') == '1']}"
+
 # alsa-lib and libopus through pkg-config; clang-native for the V4L2 bindings' bindgen.
 DEPENDS += "alsa-lib clang-native libopus"
 export LIBCLANG_PATH = "${STAGING_LIBDIR_NATIVE}"

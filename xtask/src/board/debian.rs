@@ -2,11 +2,12 @@
 //! Debian root file system (mmdebstrap, its maintainer scripts run by qemu-user through
 //! binfmt_misc; built once and cached), camloop's `.deb` installed into it with `dpkg -i`, the
 //! virt board's config put in as an owner edits it, then booted on the emulated `virt` board with
-//! its own kernel and initramfs and systemd as PID 1. `board/qemu-debian/scenario.sh` checks the
+//! systemd as PID 1: Debian's kernel, its modules copied in and indexed, and an initramfs made on
+//! the host that mounts the root disk (`board/qemu-debian/init.sh`). `board/qemu-debian/scenario.sh` checks the
 //! service from inside; Call and Hangup are pressed from the host on the PL061's lines.
 
 use super::qemu::{self, Limits};
-use super::{Board, CONNECT_LIMIT_S, Outcome, VIRT_MACHINE, VIVID, image, panel};
+use super::{Board, CONNECT_LIMIT_S, Outcome, VIRT_MACHINE, VIVID, WORK, image, panel};
 use crate::cross::Target;
 use crate::deb;
 use crate::system::{cache_dir, install, is_root, run, sha256, text};
@@ -17,18 +18,28 @@ use std::time::Duration;
 
 const SUITE: &str = "bookworm";
 const MIRROR: &str = "http://deb.debian.org/debian";
-/// What the root file system has beyond apt: systemd as init, udev for the devices' groups, the
-/// kernel and its initramfs, camloop's libraries, and what the scenario uses.
-const PACKAGES: [&str; 9] = [
+/// What the root file system has beyond apt: systemd as init, udev for the devices' groups,
+/// modprobe, camloop's libraries, and what the scenario uses. Not the kernel: its package would
+/// run mkinitramfs under qemu-user, most of the time making the root file system took; the
+/// kernel the other boards boot comes in from the host with an initramfs made there.
+const PACKAGES: [&str; 8] = [
     "systemd-sysv",
     "udev",
     "kmod",
-    "linux-image-arm64",
     "libasound2",
     "libopus0",
     "libstdc++6",
     "procps",
     "dbus",
+];
+
+/// What the initramfs loads to mount the root disk, with their dependencies; ext4 asks the
+/// crypto API for crc32c (its metadata checksums), which no module dependency names.
+const ROOT_DISK_MODULES: [(&str, &str); 4] = [
+    ("virtio_mmio", ""),
+    ("virtio_blk", ""),
+    ("crc32c_generic", ""),
+    ("ext4", ""),
 ];
 
 pub fn boot() -> Result<Outcome> {
@@ -47,6 +58,7 @@ pub fn boot() -> Result<Outcome> {
             "qemu-user-static",
             "arch-test",
             "e2fsprogs",
+            "kmod",
         ]
         .map(String::from),
     )?;
@@ -118,6 +130,29 @@ pub fn boot() -> Result<Outcome> {
             .join(unit),
     )?;
 
+    // The kernel's modules, indexed as its package's postinst would, for systemd and udev.
+    let kernel = image::kernel(Path::new(WORK))?;
+    let modules = kernel
+        .modules
+        .parent()
+        .context("the kernel's module folder")?;
+    let release = modules
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the kernel's release")?;
+    let guest_modules = root.join("usr/lib/modules");
+    std::fs::create_dir_all(&guest_modules)?;
+    run("cp", &["-a", text(modules)?, text(&guest_modules)?])?;
+    run("depmod", &["-b", text(&root)?, release])?;
+    let initrd = work.join("initrd.img");
+    image::root_disk_initramfs(
+        &initrd,
+        &kernel,
+        Path::new(WORK),
+        include_bytes!("../../../board/qemu-debian/init.sh"),
+        &ROOT_DISK_MODULES,
+    )?;
+
     let disk = work.join("disk.img");
     run(
         "mke2fs",
@@ -133,24 +168,15 @@ pub fn boot() -> Result<Outcome> {
             "3G",
         ],
     )?;
-    let boot_file = |prefix: &str| -> Result<PathBuf> {
-        std::fs::read_dir(root.join("boot"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-            })
-            .with_context(|| format!("the root file system has no /boot/{prefix}*"))
-    };
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args(VIRT_MACHINE)
         .args(["-nographic", "-nic", "none"])
         .arg("-dtb")
         .arg(image::virt_tree(&work, VIRT_MACHINE)?)
         .arg("-kernel")
-        .arg(boot_file("vmlinuz-")?)
+        .arg(&kernel.image)
         .arg("-initrd")
-        .arg(boot_file("initrd.img-")?)
+        .arg(&initrd)
         .args([
             "-append",
             "root=/dev/vda rw console=ttyAMA0 panic=-1 loglevel=4",

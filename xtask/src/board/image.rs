@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub struct Kernel {
     pub image: PathBuf,
-    modules: PathBuf,
+    /// `lib/modules/RELEASE/kernel` of the unpacked package.
+    pub modules: PathBuf,
     /// The device trees the package ships, by vendor (`broadcom/bcm2837-rpi-3-b.dtb`).
     pub device_trees: PathBuf,
 }
@@ -192,18 +193,9 @@ pub fn initramfs(
     work: &Path,
     contents: &Contents,
 ) -> Result<()> {
-    let busybox = debs::unpack("busybox-static:arm64", work)?.join("bin/busybox");
     // aplay and arecord (one binary that reads its name) play and record the test tone.
     let aplay = debs::unpack("alsa-utils:arm64", work)?.join("usr/bin/aplay");
-    let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
-    for dir in [
-        "bin", "sbin", "dev", "proc", "sys", "tmp", "run", "mnt", "etc",
-    ] {
-        cpio.dir(dir)?;
-    }
-    // The kernel opens the console before /init runs, so it must exist in the image.
-    cpio.char_device("dev/console", 5, 1)?;
-    cpio.file("bin/busybox", &std::fs::read(&busybox)?, 0o755)?;
+    let mut cpio = busybox_image(path, work)?;
     // The users and groups an OS has: ALSA's dmix and dsnoop (the `default` device) need `audio`.
     cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)?;
     cpio.file(
@@ -254,17 +246,55 @@ pub fn initramfs(
             }
         }
     }
+    add_modules(&mut cpio, kernel, contents.modules)?;
+    cpio.finish()
+}
+
+/// An initramfs that only mounts a root disk and hands over to its init (`init`, the script):
+/// busybox and the kernel `modules` the disk needs.
+pub fn root_disk_initramfs(
+    path: &Path,
+    kernel: &Kernel,
+    work: &Path,
+    init: &[u8],
+    modules: &[(&str, &str)],
+) -> Result<()> {
+    let mut cpio = busybox_image(path, work)?;
+    cpio.file("init", init, 0o755)?;
+    add_modules(&mut cpio, kernel, modules)?;
+    cpio.finish()
+}
+
+type Image = Cpio<std::io::BufWriter<std::fs::File>>;
+
+/// A new initramfs at `path` with busybox, the folders it mounts on and the console.
+fn busybox_image(path: &Path, work: &Path) -> Result<Image> {
+    let busybox = debs::unpack("busybox-static:arm64", work)?.join("bin/busybox");
+    let mut cpio = Cpio::new(std::io::BufWriter::new(std::fs::File::create(path)?));
+    for dir in [
+        "bin", "sbin", "dev", "proc", "sys", "tmp", "run", "mnt", "etc",
+    ] {
+        cpio.dir(dir)?;
+    }
+    // The kernel opens the console before /init runs, so it must exist in the image.
+    cpio.char_device("dev/console", 5, 1)?;
+    cpio.file("bin/busybox", &std::fs::read(&busybox)?, 0o755)?;
+    Ok(cpio)
+}
+
+/// The `.ko` files of `modules` and their dependencies in `modules/`, with `modules/order`,
+/// the order `/init` loads them in.
+fn add_modules(cpio: &mut Image, kernel: &Kernel, modules: &[(&str, &str)]) -> Result<()> {
     let mut order = String::new();
-    for (module, params) in modules_in_order(kernel, contents.modules)? {
+    for (module, params) in modules_in_order(kernel, modules)? {
         let name = module
             .file_name()
             .and_then(|n| n.to_str())
             .context("module name")?;
         cpio.file(&format!("modules/{name}"), &std::fs::read(&module)?, 0o644)?;
-        order.push_str(&format!("{name} {params}\n"));
+        order.push_str(&format!("{name} {params}\n"))
     }
-    cpio.file("modules/order", order.as_bytes(), 0o644)?;
-    cpio.finish()
+    cpio.file("modules/order", order.as_bytes(), 0o644)
 }
 
 /// The `virt` machine's device tree with the GPIO lines named as on the product's board.

@@ -33,3 +33,35 @@ pub(crate) fn list_or_none(items: &[String]) -> String {
         items.join(", ")
     }
 }
+
+/// What unit tests of hand-overs between threads share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::time::{Duration, Instant};
+
+    /// The calling thread's kernel id, for `wait_until_asleep` in another thread.
+    pub fn thread_id() -> i32 {
+        // SAFETY: gettid(2) has no arguments and cannot fail.
+        unsafe { libc::gettid() }
+    }
+
+    /// Returns once thread `tid` of this process sleeps in the kernel (a condition variable's
+    /// wait, in these tests), so what the test does next happens while it waits. Panics after
+    /// `deadline`, which only a thread that never gets to its wait reaches.
+    pub fn wait_until_asleep(tid: i32, deadline: Duration) {
+        let stat = format!("/proc/self/task/{tid}/stat");
+        let until = Instant::now() + deadline;
+        loop {
+            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the command's closing parenthesis: "tid (comm) S ...".
+            let state = text
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            if state == Some('S') {
+                return;
+            }
+            assert!(Instant::now() < until, "thread {tid} never waited: {text}");
+            std::thread::yield_now();
+        }
+    }
+}

@@ -22,8 +22,8 @@ fn ctl_drives_a_run_daemon_through_call_connected_hangup_and_quit() {
     wait_for_state(&socket, "ready", READY);
     let pressed = ctl(&socket, "call");
     assert_eq!(pressed["state"], "connecting", "{pressed}");
+    // Connected is pc2's first picture decoded: the report has it whenever Hangup comes.
     wait_for_state(&socket, "connected", CONNECT);
-    std::thread::sleep(Duration::from_secs(2));
     ctl(&socket, "hangup");
     let status = wait_for_state(&socket, "ready", READY);
     assert!(
@@ -160,27 +160,46 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
         "dropped after {dropped_after:?}"
     );
 
-    // Sixteen clients at once; the seventeenth is told the daemon is busy.
+    // Sixteen clients at once, each taken by the daemon; the seventeenth is told it is busy.
+    let pid = child.id();
+    let before = open_descriptors(pid);
     let crowd: Vec<UnixStream> = (0..16).map(|_| client(&socket)).collect();
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_descriptors(pid, |open| open >= before + 16);
     let busy = reply(&mut BufReader::new(client(&socket)));
     assert!(busy["error"].as_str().unwrap().contains("busy"), "{busy}");
     drop(crowd);
+    wait_for_descriptors(pid, |open| open <= before);
 
-    // A few descriptors above what the daemon holds, then more clients than that.
-    let pid = child.id() as i32;
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count() as u64;
+    // A few descriptors above what the daemon holds, then more clients than that: the daemon
+    // runs out of descriptors, says so, and answers again once they leave.
+    let open = open_descriptors(pid) as u64;
     let limit = libc::rlimit {
         rlim_cur: open + 3,
         rlim_max: open + 3,
     };
     // SAFETY: prlimit(2) on our own child, with a valid rlimit.
-    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    let set = unsafe {
+        libc::prlimit(
+            pid as i32,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
     let crowd: Vec<UnixStream> = (0..12).map(|_| client(&socket)).collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let log = dir.join("camloop.log");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("accept: Too many open files")
+    {
+        assert!(
+            Instant::now() < until,
+            "the daemon never ran out of descriptors"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(crowd);
     let until = Instant::now() + Duration::from_secs(10);
     let answered = loop {
@@ -198,6 +217,26 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
         "the control socket stopped answering after EMFILE"
     );
     quit(child, &socket);
+}
+
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Until the number of descriptors the daemon holds is `wanted`: it has taken (or let go of)
+/// its clients.
+fn wait_for_descriptors(pid: u32, wanted: impl Fn(usize) -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !wanted(open_descriptors(pid)) {
+        assert!(
+            Instant::now() < until,
+            "the daemon holds {} descriptors",
+            open_descriptors(pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

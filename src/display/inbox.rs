@@ -98,6 +98,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{thread_id, wait_until_asleep};
     use std::sync::Arc;
     use std::time::Instant;
 
@@ -125,26 +126,34 @@ mod tests {
 
     #[test]
     fn a_hand_over_never_waits_for_the_display() {
+        // Nobody takes: a hand-over that waited for the display would hang here.
         let inbox = Inbox::default();
-        let began = Instant::now();
         for id in 0..1000 {
             inbox.remote(picture(id as u8));
         }
-        assert!(began.elapsed() < Duration::from_secs(1));
         assert_eq!(inbox.dropped(), 999);
     }
 
     #[test]
     fn take_wakes_on_a_picture_and_ends_on_close() {
+        // Without the wake-up, take would return at its own timeout, not before.
+        const TIMEOUT: Duration = Duration::from_secs(60);
         let inbox = Arc::new(Inbox::default());
-        let sender = inbox.clone();
+        let taker = inbox.clone();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            sender.local(picture(7));
+            tid_tx.send(thread_id()).unwrap();
+            let began = Instant::now();
+            (taker.take(TIMEOUT).unwrap(), began.elapsed())
         });
-        let delivery = inbox.take(Duration::from_secs(10)).unwrap();
+        wait_until_asleep(tid_rx.recv().unwrap(), TIMEOUT);
+        inbox.local(picture(7));
+        let (delivery, waited) = thread.join().unwrap();
         assert_eq!(delivery.local, Some(picture(7)));
-        thread.join().unwrap();
+        assert!(
+            waited < TIMEOUT,
+            "take ran to its timeout: the picture woke nobody"
+        );
         let empty = inbox.take(Duration::from_millis(10)).unwrap();
         assert!(empty.local.is_none(), "a timeout delivers nothing");
         inbox.close();

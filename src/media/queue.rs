@@ -116,13 +116,26 @@ mod tests {
 
     #[test]
     fn close_wakes_a_waiting_consumer() {
+        use crate::testing::{thread_id, wait_until_asleep};
+        // Without the wake-up, pop would return at its own timeout, not before.
+        const TIMEOUT: Duration = Duration::from_secs(60);
         let q = std::sync::Arc::new(DropOldest::<u8>::new(1));
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let waiter = {
             let q = q.clone();
-            std::thread::spawn(move || q.pop(Duration::from_secs(30)))
+            std::thread::spawn(move || {
+                tid_tx.send(thread_id()).unwrap();
+                let began = std::time::Instant::now();
+                (q.pop(TIMEOUT), began.elapsed())
+            })
         };
-        std::thread::sleep(Duration::from_millis(20));
+        wait_until_asleep(tid_rx.recv().unwrap(), TIMEOUT);
         q.close();
-        assert_eq!(waiter.join().unwrap(), None);
+        let (popped, waited) = waiter.join().unwrap();
+        assert_eq!(popped, None);
+        assert!(
+            waited < TIMEOUT,
+            "pop ran to its timeout: close woke nobody"
+        );
     }
 }

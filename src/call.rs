@@ -13,6 +13,11 @@
 //! A media failure is transient (a camera unplugged, a module not loaded yet): Error opens the
 //! media again every `media_retry` until it works, and Call retries at once.
 //!
+//! A DTLS handshake that has not finished `HANDSHAKE_STALL` after ICE connected is started
+//! again on new connections, within the same connect deadline: rtc-dtls 0.21.1 drops its
+//! retransmit timer when the peer repeats a flight it already answered, so one lost last flight
+//! of the client stalls the handshake until the server gives up (`tests/network.rs` shows it).
+//!
 //! A new camera or microphone configuration (SIGHUP) reopens the media at once when no call is
 //! up, and when the call ends otherwise: a call in progress keeps what it started with.
 //!
@@ -105,6 +110,8 @@ pub enum Event {
     CallPressed,
     HangupPressed,
     IceState(String),
+    /// ICE has connected: the DTLS handshake is under way.
+    IceConnected,
     PeerConnected,
     PeerFailed(String),
     OutputFailed(String),
@@ -119,6 +126,8 @@ pub enum Event {
 pub enum Command {
     StartMedia,
     ConnectPeers,
+    /// The call's connections closed and made anew, the call itself going on.
+    RestartPeers,
     ClosePeers,
     SetLed(LedPattern),
     Trace(String),
@@ -126,6 +135,10 @@ pub enum Command {
     Failed(String),
     Exit,
 }
+
+/// How long a DTLS handshake may take after ICE connected before it is started again. A lost
+/// flight is sent again after 1 s, then 2 s: two losses in a row still finish within it.
+pub const HANDSHAKE_STALL: Duration = Duration::from_secs(5);
 
 /// The call state machine. Construct with [`Call::start`], then feed it events.
 #[derive(Debug)]
@@ -138,6 +151,12 @@ pub struct Call {
     retry_at: Option<Duration>,
     /// The media configuration changed during a call: reopen the media when it ends.
     reopen_after_call: bool,
+    /// While connecting: when the DTLS handshake under way counts as stalled.
+    handshake_by: Option<Duration>,
+    /// The current connections' handshake is done: a late ICE report arms nothing.
+    handshake_done: bool,
+    /// Handshakes started again since start.
+    handshake_restarts: u64,
 }
 
 impl Call {
@@ -149,6 +168,9 @@ impl Call {
             media_retry,
             retry_at: None,
             reopen_after_call: false,
+            handshake_by: None,
+            handshake_done: false,
+            handshake_restarts: 0,
         };
         let commands = vec![
             Command::Trace("Requesting local stream".into()),
@@ -162,6 +184,11 @@ impl Call {
         self.state
     }
 
+    /// DTLS handshakes started again because they stalled, since start.
+    pub fn handshake_restarts(&self) -> u64 {
+        self.handshake_restarts
+    }
+
     /// New timeouts from a reloaded configuration, for the next call and the next media retry.
     pub fn retime(&mut self, connect_timeout: Duration, media_retry: Duration) {
         self.connect_timeout = connect_timeout;
@@ -171,7 +198,9 @@ impl Call {
     /// The next instant at which the machine needs a [`Event::Tick`], if any.
     pub fn deadline(&self) -> Option<Duration> {
         match self.state {
-            State::Connecting { deadline } => Some(deadline),
+            State::Connecting { deadline } => {
+                Some(self.handshake_by.map_or(deadline, |by| by.min(deadline)))
+            }
             State::Error(Failure::Media) => self.retry_at,
             _ => None,
         }
@@ -206,6 +235,9 @@ impl Call {
             }
             if next != State::Error(Failure::Media) {
                 self.retry_at = None;
+            }
+            if !matches!(next, State::Connecting { .. }) {
+                self.handshake_by = None;
             }
             self.state = next;
         }
@@ -268,6 +300,7 @@ impl Call {
             | (State::Error(Failure::Peers | Failure::Output), Event::CallPressed) => {
                 trace(out, "Starting call".into());
                 out.push(Command::ConnectPeers);
+                self.handshake_done = false;
                 Some(State::Connecting {
                     deadline: now + self.connect_timeout,
                 })
@@ -312,8 +345,16 @@ impl Call {
                 trace(out, format!("ICE state: {ice}"));
                 None
             }
+            (State::Connecting { .. }, Event::IceConnected) => {
+                if !self.handshake_done && self.handshake_by.is_none() {
+                    self.handshake_by = Some(now + HANDSHAKE_STALL);
+                }
+                None
+            }
             (State::Connecting { .. }, Event::PeerConnected) => {
                 trace(out, "Peer connections connected".into());
+                self.handshake_done = true;
+                self.handshake_by = None;
                 None
             }
             (State::Connecting { .. }, Event::FirstRemoteFrame) => {
@@ -341,6 +382,21 @@ impl Call {
                      the log says how far the call got"
                 )));
                 Some(State::Error(Failure::Peers))
+            }
+            (State::Connecting { .. }, Event::Tick)
+                if self.handshake_by.is_some_and(|by| now >= by) =>
+            {
+                trace(
+                    out,
+                    format!(
+                        "DTLS handshake not done {:.1} s after ICE connected: connecting again",
+                        HANDSHAKE_STALL.as_secs_f64()
+                    ),
+                );
+                out.push(Command::RestartPeers);
+                self.handshake_by = None;
+                self.handshake_restarts += 1;
+                None
             }
             // Late events from connections already closed, and ticks with nothing due.
             _ => None,

@@ -10,6 +10,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(CallPressed),
         Just(HangupPressed),
         Just(IceState("checking".into())),
+        Just(IceConnected),
         Just(PeerConnected),
         Just(PeerFailed("dtls".into())),
         Just(OutputFailed("speaker busy".into())),
@@ -38,6 +39,7 @@ proptest! {
                     StartMedia => *starts += 1,
                     ConnectPeers => { prop_assert!(!*peers, "peers connected twice"); *peers = true }
                     ClosePeers => { prop_assert!(*peers, "closed peers that were not open"); *peers = false }
+                    RestartPeers => prop_assert!(*peers, "restarted peers that were not open"),
                     _ => {}
                 }
             }
@@ -48,10 +50,14 @@ proptest! {
             now += Duration::from_millis(step_ms);
             // The daemon ticks at every deadline it is given, so deliver one if it is due.
             if call.deadline().is_some_and(|d| now >= d) {
+                let restarts = call.handshake_restarts();
                 let out = call.handle(now, Tick);
                 apply(out, &mut led, &mut media_starts_since_failure, &mut peers_open)?;
-                prop_assert!(!matches!(call.state(), State::Connecting { .. }), "a due deadline ends Connecting");
-                connecting_since = None;
+                if matches!(call.state(), State::Connecting { .. }) {
+                    prop_assert_eq!(call.handshake_restarts(), restarts + 1, "a due deadline ends Connecting or starts its handshake again");
+                } else {
+                    connecting_since = None;
+                }
             }
             let before = call.state();
             // The media is opened again only after a failure or a change of its configuration.

@@ -12,6 +12,9 @@ fn in_state(state: State) -> Call {
         // As a media failure at NOW leaves it.
         retry_at: (state == State::Error(Failure::Media)).then_some(NOW + RETRY),
         reopen_after_call: false,
+        handshake_by: None,
+        handshake_done: false,
+        handshake_restarts: 0,
     }
 }
 
@@ -60,6 +63,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
         (State::Starting, CallPressed, State::Starting, vec![]),
         (State::Starting, HangupPressed, State::Starting, vec![]),
         (State::Starting, ice(), State::Starting, vec![]),
+        (State::Starting, IceConnected, State::Starting, vec![]),
         (State::Starting, PeerConnected, State::Starting, vec![]),
         (State::Starting, peer_fail(), State::Starting, vec![]),
         (State::Starting, FirstRemoteFrame, State::Starting, vec![]),
@@ -86,6 +90,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
         ),
         (State::Ready, HangupPressed, State::Ready, vec![]),
         (State::Ready, ice(), State::Ready, vec![]),
+        (State::Ready, IceConnected, State::Ready, vec![]),
         (State::Ready, PeerConnected, State::Ready, vec![]),
         (State::Ready, peer_fail(), State::Ready, vec![]),
         (State::Ready, FirstRemoteFrame, State::Ready, vec![]),
@@ -112,6 +117,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             vec![ClosePeers, SetLed(Led::SlowHeartbeat)],
         ),
         (CONNECTING, ice(), CONNECTING, vec![]),
+        (CONNECTING, IceConnected, CONNECTING, vec![]),
         (CONNECTING, PeerConnected, CONNECTING, vec![]),
         (
             CONNECTING,
@@ -148,6 +154,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             vec![ClosePeers, SetLed(Led::SlowHeartbeat)],
         ),
         (State::Connected, ice(), State::Connected, vec![]),
+        (State::Connected, IceConnected, State::Connected, vec![]),
         (State::Connected, PeerConnected, State::Connected, vec![]),
         (
             State::Connected,
@@ -184,6 +191,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             vec![StartMedia, SetLed(Led::FastBlink)],
         ),
         (MEDIA_ERR, ice(), MEDIA_ERR, vec![]),
+        (MEDIA_ERR, IceConnected, MEDIA_ERR, vec![]),
         (MEDIA_ERR, PeerConnected, MEDIA_ERR, vec![]),
         (MEDIA_ERR, peer_fail(), MEDIA_ERR, vec![]),
         (MEDIA_ERR, FirstRemoteFrame, MEDIA_ERR, vec![]),
@@ -215,6 +223,7 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             vec![SetLed(Led::SlowHeartbeat)],
         ),
         (PEER_ERR, ice(), PEER_ERR, vec![]),
+        (PEER_ERR, IceConnected, PEER_ERR, vec![]),
         (PEER_ERR, PeerConnected, PEER_ERR, vec![]),
         (PEER_ERR, peer_fail(), PEER_ERR, vec![]),
         (PEER_ERR, FirstRemoteFrame, PEER_ERR, vec![]),

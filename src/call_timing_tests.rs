@@ -16,6 +16,52 @@ fn connecting_gives_up_at_its_deadline_and_not_before() {
     assert_eq!(call.deadline(), None);
 }
 
+#[test]
+fn a_handshake_stalled_after_ice_connected_is_started_again_once_within_the_call_deadline() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, CallPressed);
+    let ice = NOW + Duration::from_millis(10);
+    call.handle(ice, IceConnected);
+    assert_eq!(call.deadline(), Some(ice + HANDSHAKE_STALL));
+    // A second side's report does not push the deadline back.
+    call.handle(ice + Duration::from_secs(1), IceConnected);
+    assert_eq!(call.deadline(), Some(ice + HANDSHAKE_STALL));
+    assert!(
+        call.handle(ice + HANDSHAKE_STALL - Duration::from_millis(1), Tick)
+            .is_empty()
+    );
+    let out = without_traces(call.handle(ice + HANDSHAKE_STALL, Tick));
+    assert_eq!(out, vec![RestartPeers]);
+    assert!(matches!(call.state(), State::Connecting { .. }));
+    assert_eq!(call.handshake_restarts(), 1);
+    // The new connections have the rest of the call's deadline, and their own handshake time.
+    assert_eq!(call.deadline(), Some(NOW + TIMEOUT));
+    let again = ice + HANDSHAKE_STALL + Duration::from_millis(10);
+    call.handle(again, IceConnected);
+    call.handle(again + Duration::from_millis(5), PeerConnected);
+    assert_eq!(call.deadline(), Some(NOW + TIMEOUT));
+    call.handle(again + Duration::from_millis(6), IceConnected);
+    assert_eq!(
+        call.deadline(),
+        Some(NOW + TIMEOUT),
+        "a late ICE report after the handshake"
+    );
+    call.handle(again + Duration::from_millis(20), FirstRemoteFrame);
+    assert_eq!(call.state(), State::Connected);
+    assert_eq!(call.handshake_restarts(), 1);
+}
+
+#[test]
+fn the_call_deadline_wins_over_a_handshake_due_after_it() {
+    let mut call = in_state(State::Ready);
+    call.handle(NOW, CallPressed);
+    call.handle(NOW + TIMEOUT - Duration::from_secs(1), IceConnected);
+    assert_eq!(call.deadline(), Some(NOW + TIMEOUT));
+    let out = without_traces(call.handle(NOW + TIMEOUT, Tick));
+    assert_eq!(out, vec![ClosePeers, SetLed(Led::DoubleBlink)]);
+    assert_eq!(call.handshake_restarts(), 0);
+}
+
 /// The failures each event tells the daemon's status, from the states it is one in.
 fn failures(state: State, now: Duration, event: Event) -> Vec<String> {
     let mut call = in_state(state);

@@ -125,6 +125,7 @@ mod tests {
             hangup_enabled: false,
             led: LedPattern::Off,
             calls: 0,
+            handshake_restarts: 0,
             last_error: last_error.map(String::from),
             last_call: None,
         }

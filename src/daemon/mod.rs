@@ -67,6 +67,7 @@ pub fn spawn_with_screen(config: Config, screen: Option<Screen>) -> DaemonHandle
         session: None,
         report_path: None,
         calls: 0,
+        connections: 0,
         last_report: None,
         last_error: None,
         next_summary: Instant::now(),
@@ -95,7 +96,11 @@ struct Daemon {
     session: Option<CallSession>,
     /// Where the current call's report goes: the path configured when it started.
     report_path: Option<std::path::PathBuf>,
+    /// Calls started since start.
     calls: u64,
+    /// Connections made since start (a call whose handshake stalled makes more than one); the
+    /// newest are the ones whose notes count.
+    connections: u64,
     last_report: Option<CallReport>,
     last_error: Option<String>,
     /// When the next one-line summary is due while connected.
@@ -121,7 +126,7 @@ impl Daemon {
             let event = match input {
                 Input::Event(event) => event,
                 Input::Status(reply) => {
-                    let _ = reply.send(self.status(call.state()));
+                    let _ = reply.send(self.status(&call));
                     continue;
                 }
                 Input::Stall => {
@@ -149,11 +154,11 @@ impl Daemon {
                     continue;
                 }
                 Input::MediaOpened(..) | Input::MediaLost(..) => continue,
-                Input::Peer(n, note) if n == self.calls => match self.peer_note(note) {
+                Input::Peer(n, note) if n == self.connections => match self.peer_note(note) {
                     Some(event) => event,
                     None => continue,
                 },
-                Input::Session(n, note) if n == self.calls && self.session.is_some() => {
+                Input::Session(n, note) if n == self.connections && self.session.is_some() => {
                     match note {
                         SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
                         SessionNote::Failed(why) => Event::PeerFailed(why),
@@ -209,7 +214,7 @@ impl Daemon {
             PeerNote::IceState(side, state) => Some(Event::IceState(format!("{side} {state}"))),
             PeerNote::IceConnected => {
                 session.ice_connected();
-                None
+                Some(Event::IceConnected)
             }
             PeerNote::Connected => {
                 session.peers_connected();
@@ -219,13 +224,15 @@ impl Daemon {
         }
     }
 
-    fn status(&self, state: State) -> Status {
+    fn status(&self, call: &Call) -> Status {
+        let state = call.state();
         Status {
             state: state.name(),
             call_enabled: state.call_enabled(),
             hangup_enabled: state.hangup_enabled(),
             led: state.led(),
             calls: self.calls,
+            handshake_restarts: call.handshake_restarts(),
             last_error: self.last_error.clone(),
             last_call: self.last_report.clone(),
         }
@@ -242,7 +249,17 @@ impl Daemon {
                     self.led.send_replace(pattern);
                 }
                 Command::StartMedia => self.start_media(),
-                Command::ConnectPeers => self.connect_peers().await,
+                Command::ConnectPeers => {
+                    self.calls += 1;
+                    self.connect_peers().await
+                }
+                Command::RestartPeers => {
+                    // The stalled connections' report is not the call's: it goes on.
+                    if let Some(session) = self.session.take() {
+                        session.stop().await;
+                    }
+                    self.connect_peers().await
+                }
                 Command::ClosePeers => self.close_peers().await,
                 Command::Exit => exit = true,
             }
@@ -277,9 +294,10 @@ impl Daemon {
         });
     }
 
+    /// New connections for the call, numbered so that the notes of earlier ones are ignored.
     async fn connect_peers(&mut self) {
-        self.calls += 1;
-        let n = self.calls;
+        self.connections += 1;
+        let n = self.connections;
         let Some(local) = &self.local else {
             let _ = self
                 .inputs

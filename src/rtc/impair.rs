@@ -3,9 +3,13 @@
 
 use rand::RngExt;
 use rand::rngs::StdRng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// What the relay does to each packet, both ways: `loss=5,delay=30,jitter=10,blackout=5+2,seed=1`.
+/// What the relay does to each packet, both ways: `loss=5,delay=30,jitter=10,blackout=5+2,seed=1`;
+/// `stall_dtls=N` makes the first N handshakes lose the DTLS client's last flight once, the
+/// server's hello held back 200 ms before it (`relay.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Impairment {
     /// Chance of dropping each packet, in percent.
@@ -17,6 +21,38 @@ pub struct Impairment {
     /// Everything dropped from this long after the call starts, for this long.
     pub blackout: Option<(Duration, Duration)>,
     pub seed: u64,
+    pub stall_dtls: DtlsStalls,
+}
+
+/// Handshakes whose DTLS client loses the first sending of its last flight (5), counted over
+/// every relay made from one impairment (its clones share the count): the connections a call
+/// makes again after a stall get through.
+#[derive(Clone, Debug, Default)]
+pub struct DtlsStalls {
+    asked: u32,
+    left: Arc<AtomicU32>,
+}
+
+impl DtlsStalls {
+    pub fn new(handshakes: u32) -> DtlsStalls {
+        DtlsStalls {
+            asked: handshakes,
+            left: Arc::new(AtomicU32::new(handshakes)),
+        }
+    }
+
+    /// True, once for each handshake asked for: this one is to lose its flight.
+    pub(super) fn take(&self) -> bool {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+impl PartialEq for DtlsStalls {
+    fn eq(&self, other: &Self) -> bool {
+        self.asked == other.asked
+    }
 }
 
 const MAX_MS: f64 = 10_000.0;
@@ -32,9 +68,11 @@ impl std::str::FromStr for Impairment {
             jitter: Duration::ZERO,
             blackout: None,
             seed: 1,
+            stall_dtls: DtlsStalls::default(),
         };
         let allowed = "expected comma-separated loss=PERCENT, delay=MS, jitter=MS, \
-                       blackout=START_S+LENGTH_S, seed=N (e.g. loss=5,delay=30,jitter=10)";
+                       blackout=START_S+LENGTH_S, seed=N, stall_dtls=HANDSHAKES \
+                       (e.g. loss=5,delay=30,jitter=10)";
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part
                 .split_once('=')
@@ -66,6 +104,13 @@ impl std::str::FromStr for Impairment {
                             "blackout = {value:?}: expected START_S+LENGTH_S, each from 0 to {MAX_BLACKOUT_S}"
                         )
                     })?);
+                }
+                "stall_dtls" => {
+                    impairment.stall_dtls = DtlsStalls::new(
+                        value.parse().ok().filter(|n| *n <= 100).ok_or_else(|| {
+                            format!("stall_dtls = {value:?}: expected a whole number from 0 to 100")
+                        })?,
+                    )
                 }
                 "seed" => {
                     impairment.seed = value
@@ -122,6 +167,11 @@ mod tests {
             Some((Duration::from_secs(5), Duration::from_millis(2500)))
         );
         assert_eq!(spec.seed, 9);
+        assert_eq!(spec.stall_dtls, DtlsStalls::new(0));
+        let stalls: Impairment = "stall_dtls=2".parse().unwrap();
+        let copy = stalls.clone();
+        assert!(stalls.stall_dtls.take() && copy.stall_dtls.take());
+        assert!(!stalls.stall_dtls.take(), "clones share the count");
         for (bad, named) in [
             ("loss=101", "loss"),
             ("loss=-1", "loss"),
@@ -130,6 +180,8 @@ mod tests {
             ("blackout=5", "blackout"),
             ("blackout=5+inf", "blackout"),
             ("seed=x", "seed"),
+            ("stall_dtls=-1", "stall_dtls"),
+            ("stall_dtls=101", "stall_dtls"),
             ("rate=5", "rate"),
             ("loss", "loss"),
         ] {

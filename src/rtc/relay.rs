@@ -8,9 +8,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -90,6 +90,12 @@ pub struct Relay {
     deliveries: UnboundedSender<Delivery>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub counts: Arc<RelayCounts>,
+    /// The DTLS client's last flight has crossed (or was lost) once.
+    client_flight_seen: AtomicBool,
+    /// The DTLS server's hello has crossed (or was held) once.
+    server_hello_seen: AtomicBool,
+    /// This relay's handshake is one `stall_dtls` asked for.
+    stalling: AtomicBool,
 }
 
 impl Relay {
@@ -103,6 +109,9 @@ impl Relay {
             deliveries,
             tasks: Mutex::new(Vec::new()),
             counts: Arc::default(),
+            client_flight_seen: AtomicBool::new(false),
+            server_hello_seen: AtomicBool::new(false),
+            stalling: AtomicBool::new(false),
         });
         relay.keep(tokio::spawn(deliver(queue)));
         relay
@@ -170,7 +179,11 @@ impl Relay {
             super::Side::Pc1 => &self.counts.to_pc1,
         };
         let now = Instant::now();
-        match self.impairment.fate(rng, now - self.started) {
+        let fate = match self.dtls_stall(bytes) {
+            Some(fate) => fate,
+            None => self.impairment.fate(rng, now - self.started),
+        };
+        match fate {
             Some(delay) => {
                 counts.forwarded.fetch_add(1, Ordering::Relaxed);
                 let _ = self.deliveries.send(Delivery {
@@ -187,6 +200,26 @@ impl Relay {
                     counts.dropped_video.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+    }
+
+    /// What `stall_dtls` does to this datagram, if anything: the server's first hello is held
+    /// back a little so that the server repeats its flight before the client's own retransmit
+    /// timer fires, and the client's first last flight is lost.
+    fn dtls_stall(&self, bytes: &[u8]) -> Option<Option<Duration>> {
+        match handshake_message(bytes)? {
+            SERVER_HELLO if !self.server_hello_seen.swap(true, Ordering::Relaxed) => {
+                let stalling = self.impairment.stall_dtls.take();
+                self.stalling.store(stalling, Ordering::Relaxed);
+                stalling.then_some(Some(SERVER_HELLO_HELD))
+            }
+            CLIENT_KEY_EXCHANGE
+                if !self.client_flight_seen.swap(true, Ordering::Relaxed)
+                    && self.stalling.load(Ordering::Relaxed) =>
+            {
+                Some(None)
+            }
+            _ => None,
         }
     }
 
@@ -211,6 +244,37 @@ impl Relay {
 /// type below RTCP's 72..=76 range once the marker bit is masked off (RFC 5761).
 fn is_rtp_of(bytes: &[u8], payload_type: u8) -> bool {
     bytes.len() >= 12 && bytes[0] >> 6 == 2 && bytes[1] & 0x7f == payload_type
+}
+
+/// DTLS handshake message types that begin the server's flight (4) and mark the client's
+/// last (5).
+const SERVER_HELLO: u8 = 2;
+const CLIENT_KEY_EXCHANGE: u8 = 16;
+/// Long enough that the server's first repeat (1 s after its flight) reaches the client before
+/// the client's own timer (1 s after its answer) fires.
+const SERVER_HELLO_HELD: Duration = Duration::from_millis(200);
+
+/// The first of `SERVER_HELLO` and `CLIENT_KEY_EXCHANGE` a datagram's DTLS handshake records
+/// (content type 22, epoch 0: not yet encrypted) carry. DTLS datagrams start with 20..=63
+/// (RFC 7983); a datagram may hold several records.
+fn handshake_message(bytes: &[u8]) -> Option<u8> {
+    if !bytes.first().is_some_and(|b| (20..=63).contains(b)) {
+        return None;
+    }
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + 13) {
+        let epoch = u16::from_be_bytes([header[3], header[4]]);
+        let length = usize::from(u16::from_be_bytes([header[11], header[12]]));
+        if header[0] == 22
+            && epoch == 0
+            && let Some(&kind) = bytes.get(at + 13)
+            && matches!(kind, SERVER_HELLO | CLIENT_KEY_EXCHANGE)
+        {
+            return Some(kind);
+        }
+        at += 13 + length;
+    }
+    None
 }
 
 /// Sends each packet at its delivery instant.
@@ -283,6 +347,31 @@ mod tests {
             None
         );
         assert_eq!(candidate_address("garbage"), None);
+    }
+
+    #[test]
+    fn the_hello_and_key_exchange_are_found_in_any_record_of_a_datagram() {
+        let record = |content: u8, epoch: u16, body: &[u8]| {
+            let mut r = vec![content, 0xfe, 0xfd];
+            r.extend(epoch.to_be_bytes());
+            r.extend([0; 6]);
+            r.extend((body.len() as u16).to_be_bytes());
+            r.extend(body);
+            r
+        };
+        let certificate = record(22, 0, &[11, 0, 0, 3, 1, 2, 3]);
+        let key_exchange = record(22, 0, &[16, 0, 0, 1, 9]);
+        let hello = record(22, 0, &[2, 0, 0, 1, 9]);
+        let finished = record(22, 1, &[16, 7, 7]); // encrypted: its first byte means nothing
+        assert_eq!(
+            handshake_message(&[certificate.clone(), key_exchange].concat()),
+            Some(CLIENT_KEY_EXCHANGE)
+        );
+        assert_eq!(handshake_message(&hello), Some(SERVER_HELLO));
+        assert_eq!(handshake_message(&certificate), None);
+        assert_eq!(handshake_message(&finished), None);
+        assert_eq!(handshake_message(&[0x80, 102, 0, 1]), None); // RTP
+        assert_eq!(handshake_message(&certificate[..8]), None); // cut short
     }
 
     #[test]

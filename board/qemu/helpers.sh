@@ -52,9 +52,10 @@ start_camloop() {
 
 # Does what the host asks on the console until it says "stop" ("call" and "hangup" through
 # `camloop ctl`, on boards whose buttons it cannot press), then stops camloop with SIGTERM; the
-# exit code goes in marker $1.
+# exit code goes in marker $1. The host's own waits pace it (a button phase is up to three of
+# them, 60 s each); this one only notices a host that went away.
 serve_host() {
-    while host_says 120 && [ "$word" != stop ]; do
+    while host_says 300 && [ "$word" != stop ]; do
         case $word in
         call) ctl call > /dev/null && wait_state connected 60 ;;
         hangup) ctl hangup > /dev/null && wait_state ready 60 ;;

@@ -125,10 +125,6 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
     if connected > CONNECT_LIMIT_S {
         bail!("Connected {connected:.1} s after Call; the limit is {CONNECT_LIMIT_S} s");
     }
-    let far = tone::check(&share.join("far.wav")).context("the 1 kHz tone at the far end")?;
-    eprintln!(
-        "xtask: the tone played into hw:Loopback,0,0 came back from camloop's speaker as {far}"
-    );
     let video_only = report(&share.join("video-only.json"))?;
     let (audio_sent, video_decoded) = (
         video_only["audio"]["sent"].as_u64(),
@@ -155,6 +151,16 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
         report["audio"]["played"],
         report["audio"]["xruns"],
         report["audio"]["underruns"]
+    );
+    let audio = &report["audio"];
+    let far = tone::check(&share.join("far.wav")).with_context(|| {
+        format!(
+            "the 1 kHz tone at the far end (the call's speaker had {} underruns, its microphone {} xruns)",
+            audio["underruns"], audio["xruns"]
+        )
+    })?;
+    eprintln!(
+        "xtask: the tone played into hw:Loopback,0,0 came back from camloop's speaker as {far}"
     );
     if video["latency_ms"]["p50"].is_null() {
         bail!("no latency measured on vivid's frames");

@@ -36,9 +36,53 @@ pub fn write(path: &Path, seconds: u32) -> Result<()> {
     std::fs::write(path, wav).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The frequency (from rising zero crossings) and RMS level of a 48 kHz mono S16 WAV as arecord
-/// writes it, over its last second and a half (the call's audio starts a little after arecord).
-pub fn measure(path: &Path) -> Result<(f64, f64)> {
+/// What a recording of the tone at the far end holds.
+pub struct Recording {
+    /// From rising zero crossings over the last second and a half (the call's audio starts a
+    /// little after arecord).
+    pub hz: f64,
+    /// RMS over the same stretch.
+    pub rms: f64,
+    /// When the first audible block came, in seconds from the recording's start.
+    pub first_sound_s: Option<f64>,
+    /// Silences after the first sound: (start in seconds, length in ms).
+    pub gaps: Vec<(f64, f64)>,
+    /// RMS of each 100 ms, the level over time.
+    pub levels: Vec<f64>,
+}
+
+/// Blocks this long are audible or silent.
+const BLOCK_MS: usize = 10;
+
+impl Recording {
+    /// The level over time and where the sound was missing, for a message.
+    pub fn described(&self) -> String {
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| format!("{:.0}", l / 1000.0))
+            .collect();
+        let gaps: Vec<String> = self
+            .gaps
+            .iter()
+            .map(|(at, ms)| format!("{ms:.0} ms at {at:.2} s"))
+            .collect();
+        format!(
+            "first sound at {}; gaps after it: {}; RMS per 100 ms in thousands: {}",
+            self.first_sound_s
+                .map_or("never".to_string(), |s| format!("{s:.2} s")),
+            if gaps.is_empty() {
+                "none".to_string()
+            } else {
+                gaps.join(", ")
+            },
+            levels.join(" ")
+        )
+    }
+}
+
+/// Analyses a 48 kHz mono S16 WAV as arecord writes it.
+pub fn measure(path: &Path) -> Result<Recording> {
     let wav = std::fs::read(path).with_context(|| format!("no recording at {}", path.display()))?;
     let data = wav
         .windows(4)
@@ -49,6 +93,14 @@ pub fn measure(path: &Path) -> Result<(f64, f64)> {
         .chunks_exact(2)
         .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
         .collect();
+    analyse(&samples)
+}
+
+fn rms(samples: &[f64]) -> f64 {
+    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+fn analyse(samples: &[f64]) -> Result<Recording> {
     let window = (RATE as usize * 3) / 2;
     if samples.len() < window {
         bail!(
@@ -57,26 +109,55 @@ pub fn measure(path: &Path) -> Result<(f64, f64)> {
         );
     }
     let tail = &samples[samples.len() - window..];
-    let rms = (tail.iter().map(|s| s * s).sum::<f64>() / tail.len() as f64).sqrt();
     let rising = tail
         .windows(2)
         .filter(|p| p[0] < 0.0 && p[1] >= 0.0)
         .count();
-    let hz = rising as f64 / (window as f64 / f64::from(RATE));
-    Ok((hz, rms))
+    let block = RATE as usize * BLOCK_MS / 1000;
+    let audible: Vec<bool> = samples.chunks(block).map(|b| rms(b) >= MIN_RMS).collect();
+    let seconds = |blocks: usize| (blocks * BLOCK_MS) as f64 / 1000.0;
+    let first = audible.iter().position(|&a| a);
+    let mut gaps = Vec::new();
+    if let Some(first) = first {
+        let mut at = first;
+        while at < audible.len() {
+            let silent = audible[at..].iter().take_while(|&&a| !a).count();
+            if silent > 0 {
+                gaps.push((seconds(at), (silent * BLOCK_MS) as f64));
+            }
+            at += silent + audible[at + silent..].iter().take_while(|&&a| a).count();
+        }
+    }
+    Ok(Recording {
+        hz: rising as f64 / (window as f64 / f64::from(RATE)),
+        rms: rms(tail),
+        first_sound_s: first.map(seconds),
+        gaps,
+        levels: samples.chunks(RATE as usize / 10).map(rms).collect(),
+    })
 }
 
-/// Fails unless the recording holds the tone: within 2 % of its frequency, above silence.
+/// Fails unless the recording holds the tone: above silence, with no gap once it began, within
+/// 2 % of its frequency. What it found comes back as text; a failure says where sound was
+/// missing and how loud each 100 ms was.
 pub fn check(path: &Path) -> Result<String> {
-    let (hz, rms) = measure(path)?;
-    let found = format!("{hz:.1} Hz at RMS {rms:.0}");
-    if rms < MIN_RMS {
-        bail!("the far end is silent ({found})");
+    let recording = measure(path)?;
+    let found = format!("{:.1} Hz at RMS {:.0}", recording.hz, recording.rms);
+    let why = if recording.rms < MIN_RMS {
+        Some(format!("the far end is silent ({found})"))
+    } else if !recording.gaps.is_empty() {
+        Some(format!("the far end's tone has gaps ({found})"))
+    } else if (recording.hz - HZ).abs() > HZ * 0.02 {
+        Some(format!(
+            "the far end has {found}, not the {HZ} Hz tone played in"
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => bail!("{why}; {}", recording.described()),
+        None => Ok(format!("{found}; {}", recording.described())),
     }
-    if (hz - HZ).abs() > HZ * 0.02 {
-        bail!("the far end has {found}, not the {HZ} Hz tone played in");
-    }
-    Ok(found)
 }
 
 #[cfg(test)]
@@ -87,9 +168,36 @@ mod tests {
     fn the_written_tone_measures_as_itself() {
         let path = std::env::temp_dir().join(format!("camloop-tone-{}.wav", std::process::id()));
         write(&path, 2).unwrap();
-        let (hz, rms) = measure(&path).unwrap();
-        assert!((hz - HZ).abs() < 2.0, "{hz}");
+        let recording = measure(&path).unwrap();
+        assert!((recording.hz - HZ).abs() < 2.0, "{}", recording.hz);
+        let rms = recording.rms;
         assert!((rms - AMPLITUDE / 2f64.sqrt()).abs() < 50.0, "{rms}");
+        assert_eq!(recording.first_sound_s, Some(0.0));
+        assert!(recording.gaps.is_empty(), "{}", recording.described());
+        assert!(check(&path).is_ok());
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_late_start_and_a_dropout_are_told_with_where_they_are() {
+        let tone = |seconds: f64| -> Vec<f64> {
+            (0..(seconds * f64::from(RATE)) as usize)
+                .map(|n| {
+                    (std::f64::consts::TAU * HZ * n as f64 / f64::from(RATE)).sin() * AMPLITUDE
+                })
+                .collect()
+        };
+        let silence = |seconds: f64| vec![0.0; (seconds * f64::from(RATE)) as usize];
+        let samples = [silence(0.5), tone(1.5), silence(0.06), tone(0.94)].concat();
+        let recording = analyse(&samples).unwrap();
+        assert_eq!(recording.first_sound_s, Some(0.5));
+        assert_eq!(recording.gaps, [(2.0, 60.0)]);
+        // 60 ms missing from the last 1.5 s: the frequency reads 4 % low, as seen once.
+        assert!((recording.hz - 960.0).abs() < 2.0, "{}", recording.hz);
+        let told = recording.described();
+        assert!(
+            told.contains("first sound at 0.50 s") && told.contains("60 ms at 2.00 s"),
+            "{told}"
+        );
     }
 }

@@ -160,33 +160,13 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
         "dropped after {dropped_after:?}"
     );
 
-    // Sixteen clients at once, each taken by the daemon; the seventeenth is told it is busy.
-    let pid = child.id();
-    let before = open_descriptors(pid);
-    let crowd: Vec<UnixStream> = (0..16).map(|_| client(&socket)).collect();
-    wait_for_descriptors(pid, |open| open >= before + 16);
-    let busy = reply(&mut BufReader::new(client(&socket)));
-    assert!(busy["error"].as_str().unwrap().contains("busy"), "{busy}");
-    drop(crowd);
-    wait_for_descriptors(pid, |open| open <= before);
-
-    // A few descriptors above what the daemon holds, then more clients than that: the daemon
-    // runs out of descriptors, says so, and answers again once they leave.
-    let open = open_descriptors(pid) as u64;
-    let limit = libc::rlimit {
-        rlim_cur: open + 3,
-        rlim_max: open + 3,
-    };
-    // SAFETY: prlimit(2) on our own child, with a valid rlimit.
-    let set = unsafe {
-        libc::prlimit(
-            pid as i32,
-            libc::RLIMIT_NOFILE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    // A few descriptors above what the daemon holds at rest, then more clients than that: the
+    // daemon runs out of descriptors, says so, and answers again once they leave.
+    let pid = child.id() as i32;
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    let original = set_descriptor_limit(pid, open + 3);
     let crowd: Vec<UnixStream> = (0..12).map(|_| client(&socket)).collect();
     let log = dir.join("camloop.log");
     let until = Instant::now() + Duration::from_secs(30);
@@ -216,27 +196,35 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
         answered,
         "the control socket stopped answering after EMFILE"
     );
+    set_descriptor_limit(pid, original);
+
+    // Sixteen clients at once; the seventeenth is told the daemon is busy. The daemon accepts
+    // in the order the clients connected, so it takes the sixteen before it: no wait needed.
+    let crowd: Vec<UnixStream> = (0..16).map(|_| client(&socket)).collect();
+    let busy = reply(&mut BufReader::new(client(&socket)));
+    assert!(busy["error"].as_str().unwrap().contains("busy"), "{busy}");
+    drop(crowd);
     quit(child, &socket);
 }
 
-fn open_descriptors(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-/// Until the number of descriptors the daemon holds is `wanted`: it has taken (or let go of)
-/// its clients.
-fn wait_for_descriptors(pid: u32, wanted: impl Fn(usize) -> bool) {
-    let until = Instant::now() + Duration::from_secs(30);
-    while !wanted(open_descriptors(pid)) {
-        assert!(
-            Instant::now() < until,
-            "the daemon holds {} descriptors",
-            open_descriptors(pid)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Sets the soft limit of open files of process `pid` (the hard one stays, so an unprivileged
+/// test can put it back); returns the soft limit it had.
+fn set_descriptor_limit(pid: i32, files: u64) -> u64 {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit(2) on our own child, reading into a valid rlimit.
+    let read = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(read, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let limit = libc::rlimit {
+        rlim_cur: files,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: prlimit(2) on our own child, with a valid rlimit.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    old.rlim_cur
 }
 
 #[test]

@@ -203,9 +203,35 @@ pub fn is_root() -> bool {
     output("id", &["-u"]).is_ok_and(|uid| uid.trim() == "0")
 }
 
+/// Whether `package` (`name` for the machine's own architecture, or `name:arch`) is installed.
+/// A bare name also matches the same package of another architecture, as the arm64 one a cross
+/// build installs, which must not stand in for the host's: each instance's architecture is
+/// checked (`all` counting as the machine's).
 fn installed(package: &str) -> bool {
-    output("dpkg-query", &["-W", "-f=${Status}", package])
-        .is_ok_and(|s| s.contains("install ok installed"))
+    let (name, wanted) = match package.split_once(':') {
+        Some((name, arch)) => (name, arch.to_owned()),
+        None => (
+            package,
+            output("dpkg", &["--print-architecture"])
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        ),
+    };
+    output(
+        "dpkg-query",
+        &["-W", "-f=${Architecture} ${Status}\n", name],
+    )
+    .is_ok_and(|instances| installed_for(&instances, &wanted))
+}
+
+/// Whether dpkg-query's `ARCH STATUS` lines have an installed instance for architecture `wanted`.
+fn installed_for(instances: &str, wanted: &str) -> bool {
+    instances.lines().any(|line| {
+        line.split_once(' ').is_some_and(|(arch, status)| {
+            (arch == wanted || arch == "all") && status == "install ok installed"
+        })
+    })
 }
 
 /// Runs a command as root: with sudo unless already root.
@@ -263,6 +289,15 @@ pub fn host_deps() -> Result<()> {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_package_of_another_architecture_is_not_the_hosts() {
+        let cross_only = "arm64 install ok installed\narmhf install ok installed\n";
+        assert!(!installed_for(cross_only, "amd64"));
+        assert!(installed_for(cross_only, "arm64"));
+        assert!(installed_for("all install ok installed\n", "amd64"));
+        assert!(!installed_for("amd64 deinstall ok config-files\n", "amd64"));
+    }
 
     #[test]
     fn the_least_recently_used_build_folders_go_and_the_current_one_stays() {

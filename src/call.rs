@@ -10,8 +10,11 @@
 //!    └─MediaFailed─▶ ▲  ◀── PeerFailed, OutputFailed, MediaFailed, connect timeout
 //! ```
 //!
-//! A media failure is transient (a camera unplugged, a module not loaded yet): Error opens the
-//! media again every `media_retry` until it works, and Call retries at once.
+//! Every failure comes as a [`Fault`] whose kind decides what follows. A transient media
+//! failure (a camera unplugged, a module not loaded yet) opens the media again every
+//! `media_retry` until it works; one that needs a change (a permission, a format the camera does
+//! not offer) or is camloop's own waits, as every failed call does, for Call (which retries at
+//! once), Hangup or a new configuration. The trace and the status say which.
 //!
 //! A DTLS handshake that has not finished `HANDSHAKE_STALL` after ICE connected is started
 //! again on new connections, within the same connect deadline: rtc-dtls 0.21.1 drops its
@@ -26,6 +29,7 @@
 //! enable rules, and a press on a disabled button is traced and ignored like a click on a
 //! disabled HTML button.
 
+use crate::fault::{Fault, FaultKind};
 use std::time::Duration;
 
 /// What the LED shows; each state has exactly one.
@@ -46,6 +50,19 @@ pub enum Failure {
     Peers,
     /// The display or speaker of the call could not be opened or written.
     Output,
+    /// An encoder or decoder of the call would not start or stopped working.
+    Codec,
+}
+
+impl Failure {
+    fn label(self) -> &'static str {
+        match self {
+            Failure::Media => "Media error",
+            Failure::Peers => "Call failed",
+            Failure::Output => "Output error",
+            Failure::Codec => "Codec error",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,15 +123,16 @@ impl State {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     MediaReady,
-    MediaFailed(String),
+    MediaFailed(Fault),
     CallPressed,
     HangupPressed,
     IceState(String),
     /// ICE has connected: the DTLS handshake is under way.
     IceConnected,
     PeerConnected,
-    PeerFailed(String),
-    OutputFailed(String),
+    PeerFailed(Fault),
+    OutputFailed(Fault),
+    CodecFailed(Fault),
     FirstRemoteFrame,
     /// The camera or microphone configuration has changed.
     MediaChanged,
@@ -149,6 +167,8 @@ pub struct Call {
     media_retry: Duration,
     /// When the next media retry is due; `None` while one is under way (or none is needed).
     retry_at: Option<Duration>,
+    /// A StartMedia has gone out and its MediaReady or MediaFailed not come back yet.
+    media_opening: bool,
     /// The media configuration changed during a call: reopen the media when it ends.
     reopen_after_call: bool,
     /// While connecting: when the DTLS handshake under way counts as stalled.
@@ -167,6 +187,7 @@ impl Call {
             connect_timeout,
             media_retry,
             retry_at: None,
+            media_opening: true,
             reopen_after_call: false,
             handshake_by: None,
             handshake_done: false,
@@ -209,14 +230,16 @@ impl Call {
     /// Handles one event at time `now` (time since the daemon started).
     pub fn handle(&mut self, now: Duration, event: Event) -> Vec<Command> {
         let mut out = Vec::new();
+        if matches!(event, Event::MediaReady | Event::MediaFailed(_)) {
+            self.media_opening = false;
+        }
         let next = self.next_state(now, &event, &mut out);
         if let Some(mut next) = next {
             if self.state.has_peers() && !next.has_peers() {
                 out.push(Command::ClosePeers);
-                // A media failure already reopens the media on its own schedule.
-                if self.reopen_after_call
-                    && !matches!(next, State::Stopping | State::Error(Failure::Media))
-                {
+                // A transient media failure already reopens the media on its own schedule.
+                let retry_armed = next == State::Error(Failure::Media) && self.retry_at.is_some();
+                if self.reopen_after_call && next != State::Stopping && !retry_armed {
                     out.push(Command::Trace(
                         "Call ended: requesting local stream with the new configuration".into(),
                     ));
@@ -240,6 +263,9 @@ impl Call {
                 self.handshake_by = None;
             }
             self.state = next;
+        }
+        if out.contains(&Command::StartMedia) {
+            self.media_opening = true;
         }
         out
     }
@@ -275,16 +301,15 @@ impl Call {
                 trace(out, "Received local stream".into());
                 Some(State::Ready)
             }
-            (_, Event::MediaFailed(why)) => {
-                trace(
-                    out,
-                    format!(
-                        "Media error: {why}; retrying in {} s",
-                        self.media_retry.as_secs_f64()
-                    ),
-                );
-                out.push(Command::Failed(why.clone()));
-                self.retry_at = Some(now + self.media_retry);
+            (_, Event::MediaFailed(fault)) => {
+                let remedy = if fault.kind == FaultKind::Transient {
+                    self.retry_at = Some(now + self.media_retry);
+                    format!("retrying every {} s", self.media_retry.as_secs_f64())
+                } else {
+                    self.retry_at = None;
+                    remedy(fault.kind).into()
+                };
+                failed(out, Failure::Media, fault, &remedy);
                 Some(State::Error(Failure::Media))
             }
             (State::Error(Failure::Media), Event::Tick)
@@ -297,7 +322,10 @@ impl Call {
                 None
             }
             (State::Ready, Event::CallPressed)
-            | (State::Error(Failure::Peers | Failure::Output), Event::CallPressed) => {
+            | (
+                State::Error(Failure::Peers | Failure::Output | Failure::Codec),
+                Event::CallPressed,
+            ) => {
                 trace(out, "Starting call".into());
                 out.push(Command::ConnectPeers);
                 self.handshake_done = false;
@@ -312,11 +340,11 @@ impl Call {
                     "Error cleared"
                 };
                 // A timed retry already under way answers for this press too.
-                if self.retry_at.is_some() {
+                if self.media_opening {
+                    trace(out, format!("{what}: local stream already requested"));
+                } else {
                     trace(out, format!("{what}: requesting local stream"));
                     out.push(Command::StartMedia);
-                } else {
-                    trace(out, format!("{what}: local stream already requested"));
                 }
                 Some(State::Starting)
             }
@@ -361,15 +389,17 @@ impl Call {
                 trace(out, "Remote peer connection received remote stream".into());
                 Some(State::Connected)
             }
-            (State::Connecting { .. } | State::Connected, Event::PeerFailed(why)) => {
-                trace(out, format!("Call failed: {why}"));
-                out.push(Command::Failed(why.clone()));
-                Some(State::Error(Failure::Peers))
-            }
-            (State::Connecting { .. } | State::Connected, Event::OutputFailed(why)) => {
-                trace(out, format!("Output error: {why}"));
-                out.push(Command::Failed(why.clone()));
-                Some(State::Error(Failure::Output))
+            (
+                State::Connecting { .. } | State::Connected,
+                Event::PeerFailed(fault) | Event::OutputFailed(fault) | Event::CodecFailed(fault),
+            ) => {
+                let failure = match event {
+                    Event::PeerFailed(_) => Failure::Peers,
+                    Event::OutputFailed(_) => Failure::Output,
+                    _ => Failure::Codec,
+                };
+                failed(out, failure, fault, remedy(fault.kind));
+                Some(State::Error(failure))
             }
             (State::Connecting { deadline }, Event::Tick) if now >= deadline => {
                 let seconds = self.connect_timeout.as_secs_f64();
@@ -402,6 +432,30 @@ impl Call {
             _ => None,
         }
     }
+}
+
+/// What a user does about a fault camloop does not retry by itself (a failed call never is:
+/// the person who pressed Call decides when to try again).
+fn remedy(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Transient => "press Call to try again",
+        FaultKind::NeedsChange => {
+            "not retried: fix it, then press Call or reload the configuration (SIGHUP)"
+        }
+        FaultKind::Internal => {
+            "an internal fault, not retried: press Call to try again, and report it with the log if it persists"
+        }
+    }
+}
+
+/// Traces a failure and tells it to the status, each with what happens next.
+fn failed(out: &mut Vec<Command>, failure: Failure, fault: &Fault, remedy: &str) {
+    out.push(Command::Trace(format!(
+        "{}: {}; {remedy}",
+        failure.label(),
+        fault.message
+    )));
+    out.push(Command::Failed(format!("{}; {remedy}", fault.message)));
 }
 
 #[cfg(test)]

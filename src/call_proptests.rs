@@ -6,14 +6,17 @@ use proptest::prelude::*;
 fn any_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         Just(MediaReady),
-        Just(MediaFailed("gone".into())),
+        Just(MediaFailed(Fault::transient("gone"))),
+        Just(MediaFailed(Fault::needs_change("permission denied"))),
+        Just(MediaFailed(Fault::internal("thread"))),
         Just(CallPressed),
         Just(HangupPressed),
         Just(IceState("checking".into())),
         Just(IceConnected),
         Just(PeerConnected),
-        Just(PeerFailed("dtls".into())),
-        Just(OutputFailed("speaker busy".into())),
+        Just(PeerFailed(Fault::transient("dtls"))),
+        Just(OutputFailed(Fault::transient("speaker busy"))),
+        Just(CodecFailed(Fault::internal("encoder"))),
         Just(FirstRemoteFrame),
         Just(MediaChanged),
         Just(Tick),
@@ -31,6 +34,7 @@ proptest! {
         let mut media_starts_since_failure = 0;
         let mut peers_open = false;
         let mut connecting_since: Option<Duration> = None;
+        let mut last_media_fault = FaultKind::Transient;
         let mut now = Duration::ZERO;
         let apply = |commands: Vec<Command>, led: &mut Led, starts: &mut i32, peers: &mut bool| {
             for command in commands {
@@ -74,12 +78,20 @@ proptest! {
             if before == State::Ready && event == HangupPressed {
                 prop_assert_eq!(after, State::Ready);
             }
-            // A media error always has a retry coming: armed, or under way.
+            if let MediaFailed(fault) = &event {
+                last_media_fault = fault.kind;
+            }
+            // A transient media error always has a retry coming: armed, or under way. Any
+            // other waits for a person: nothing is due, and no time alone opens the media.
             if after == MEDIA_ERR && media_starts_since_failure == 0 {
-                prop_assert!(
-                    call.deadline().is_some_and(|d| d <= now + RETRY),
-                    "a media error with no retry due"
-                );
+                if last_media_fault == FaultKind::Transient {
+                    prop_assert!(
+                        call.deadline().is_some_and(|d| d <= now + RETRY),
+                        "a transient media error with no retry due"
+                    );
+                } else {
+                    prop_assert_eq!(call.deadline(), None, "a retry armed for a {:?} fault", last_media_fault);
+                }
             }
             match after {
                 State::Connecting { .. } => {

@@ -32,6 +32,12 @@ fn a_new_media_configuration_reopens_the_media_at_once_when_no_call_is_up() {
             State::Starting,
             vec![StartMedia, SetLed(Led::FastBlink)],
         ),
+        (
+            State::Error(Failure::Codec),
+            MediaChanged,
+            State::Starting,
+            vec![StartMedia, SetLed(Led::FastBlink)],
+        ),
         (State::Stopping, MediaChanged, State::Stopping, vec![]),
     ]);
 }
@@ -44,13 +50,18 @@ fn a_media_change_during_a_call_reopens_the_media_once_the_call_ends() {
             vec![ClosePeers, StartMedia, SetLed(Led::FastBlink)],
         ),
         (
-            PeerFailed("dtls".into()),
+            PeerFailed(Fault::transient("dtls")),
             vec![ClosePeers, StartMedia, SetLed(Led::FastBlink)],
         ),
         // Its own retry will open the media with the new configuration.
         (
-            MediaFailed("gone".into()),
+            MediaFailed(Fault::transient("gone")),
             vec![ClosePeers, SetLed(Led::DoubleBlink)],
+        ),
+        // No retry would: the new configuration may be the change the fault waits for.
+        (
+            MediaFailed(Fault::needs_change("permission denied")),
+            vec![ClosePeers, StartMedia, SetLed(Led::FastBlink)],
         ),
         (Shutdown, vec![ClosePeers, SetLed(Led::Off), Exit]),
     ] {
@@ -75,6 +86,6 @@ fn retimed_timeouts_apply_to_the_next_call_and_the_next_retry() {
     call.retime(Duration::from_secs(3), Duration::from_secs(7));
     call.handle(NOW, CallPressed);
     assert_eq!(call.deadline(), Some(NOW + Duration::from_secs(3)));
-    call.handle(NOW, MediaFailed("gone".into()));
+    call.handle(NOW, MediaFailed(Fault::transient("gone")));
     assert_eq!(call.deadline(), Some(NOW + Duration::from_secs(7)));
 }

@@ -11,6 +11,7 @@ fn in_state(state: State) -> Call {
         media_retry: RETRY,
         // As a media failure at NOW leaves it.
         retry_at: (state == State::Error(Failure::Media)).then_some(NOW + RETRY),
+        media_opening: false,
         reopen_after_call: false,
         handshake_by: None,
         handshake_done: false,
@@ -36,13 +37,15 @@ const CONNECTING: State = State::Connecting {
 const MEDIA_ERR: State = State::Error(Failure::Media);
 const PEER_ERR: State = State::Error(Failure::Peers);
 const OUTPUT_ERR: State = State::Error(Failure::Output);
+const CODEC_ERR: State = State::Error(Failure::Codec);
 
 /// Every (state, event) pair: the state after it and the commands other than traces.
 fn table() -> Vec<(State, Event, State, Vec<Command>)> {
-    let fail = || MediaFailed("camera gone".into());
-    let peer_fail = || PeerFailed("dtls".into());
+    let fail = || MediaFailed(Fault::transient("camera gone"));
+    let peer_fail = || PeerFailed(Fault::transient("dtls"));
     let ice = || IceState("checking".into());
-    let out_fail = || OutputFailed("speaker hw:1,0: busy".into());
+    let out_fail = || OutputFailed(Fault::transient("speaker hw:1,0: busy"));
+    let codec_fail = || CodecFailed(Fault::internal("H.264 encoder: cannot start"));
     let after_timeout = State::Connecting {
         deadline: NOW + TIMEOUT,
     };
@@ -282,6 +285,48 @@ fn table() -> Vec<(State, Event, State, Vec<Command>)> {
             State::Stopping,
             vec![SetLed(Led::Off), Exit],
         ),
+        // An encoder or decoder that fails ends the call, not the media: it is not the peers'
+        (State::Starting, codec_fail(), State::Starting, vec![]),
+        (State::Ready, codec_fail(), State::Ready, vec![]),
+        (
+            CONNECTING,
+            codec_fail(),
+            CODEC_ERR,
+            vec![ClosePeers, SetLed(Led::DoubleBlink)],
+        ),
+        (
+            State::Connected,
+            codec_fail(),
+            CODEC_ERR,
+            vec![ClosePeers, SetLed(Led::DoubleBlink)],
+        ),
+        (MEDIA_ERR, codec_fail(), MEDIA_ERR, vec![]),
+        (PEER_ERR, codec_fail(), PEER_ERR, vec![]),
+        (OUTPUT_ERR, codec_fail(), OUTPUT_ERR, vec![]),
+        (State::Stopping, codec_fail(), State::Stopping, vec![]),
+        // Error after a codec failure: media is still open, Call tries again
+        (
+            CODEC_ERR,
+            MediaReady,
+            State::Ready,
+            vec![SetLed(Led::SlowHeartbeat)],
+        ),
+        (CODEC_ERR, fail(), MEDIA_ERR, vec![]),
+        (
+            CODEC_ERR,
+            CallPressed,
+            after_timeout,
+            vec![ConnectPeers, SetLed(Led::FastBlink)],
+        ),
+        (
+            CODEC_ERR,
+            HangupPressed,
+            State::Ready,
+            vec![SetLed(Led::SlowHeartbeat)],
+        ),
+        (CODEC_ERR, peer_fail(), CODEC_ERR, vec![]),
+        (CODEC_ERR, codec_fail(), CODEC_ERR, vec![]),
+        (CODEC_ERR, Tick, CODEC_ERR, vec![]),
         // Stopping ignores everything
         (State::Stopping, MediaReady, State::Stopping, vec![]),
         (State::Stopping, CallPressed, State::Stopping, vec![]),

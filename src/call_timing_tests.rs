@@ -64,30 +64,43 @@ fn the_call_deadline_wins_over_a_handshake_due_after_it() {
 
 /// The failures each event tells the daemon's status, from the states it is one in.
 fn failures(state: State, now: Duration, event: Event) -> Vec<String> {
-    let mut call = in_state(state);
-    let out = call.handle(now, event);
-    out.into_iter()
-        .filter_map(|c| match c {
-            Failed(why) => Some(why),
-            _ => None,
-        })
-        .collect()
+    failures_in(in_state(state).handle(now, event))
 }
 
 #[test]
 fn each_failure_tells_the_status_why_and_a_timeout_names_its_setting() {
-    let peer_fail = || PeerFailed("DTLS handshake failed".into());
+    let peer_fail = || PeerFailed(Fault::transient("DTLS handshake failed"));
     assert_eq!(
-        failures(State::Ready, NOW, MediaFailed("camera gone".into())),
-        ["camera gone"]
+        failures(
+            State::Ready,
+            NOW,
+            MediaFailed(Fault::transient("camera gone"))
+        ),
+        ["camera gone; retrying every 2 s"]
     );
     assert_eq!(
         failures(CONNECTING, NOW, peer_fail()),
-        ["DTLS handshake failed"]
+        ["DTLS handshake failed; press Call to try again"]
     );
     assert_eq!(
-        failures(State::Connected, NOW, OutputFailed("speaker busy".into())),
-        ["speaker busy"]
+        failures(
+            State::Connected,
+            NOW,
+            OutputFailed(Fault::needs_change("speaker hw:9: no such card"))
+        ),
+        [
+            "speaker hw:9: no such card; not retried: fix it, then press Call or reload the configuration (SIGHUP)"
+        ]
+    );
+    assert_eq!(
+        failures(
+            CONNECTING,
+            NOW,
+            CodecFailed(Fault::internal("H.264 encoder: cannot start"))
+        ),
+        [
+            "H.264 encoder: cannot start; an internal fault, not retried: press Call to try again, and report it with the log if it persists"
+        ]
     );
     let timeout = failures(CONNECTING, Duration::from_secs(105), Tick);
     assert_eq!(timeout.len(), 1);
@@ -103,7 +116,10 @@ fn each_failure_tells_the_status_why_and_a_timeout_names_its_setting() {
 #[test]
 fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
     let mut call = in_state(State::Ready);
-    call.handle(NOW, MediaFailed("camera /dev/video0: gone".into()));
+    call.handle(
+        NOW,
+        MediaFailed(Fault::transient("camera /dev/video0: gone")),
+    );
     assert_eq!(call.state(), MEDIA_ERR);
     assert_eq!(call.deadline(), Some(NOW + RETRY));
     assert_eq!(
@@ -116,12 +132,15 @@ fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
     assert_eq!(call.deadline(), None, "one retry at a time");
     // Still missing: the next retry is armed from this failure.
     let later = NOW + RETRY + Duration::from_millis(30);
-    let out = call.handle(later, MediaFailed("camera /dev/video0: gone".into()));
+    let out = call.handle(
+        later,
+        MediaFailed(Fault::transient("camera /dev/video0: gone")),
+    );
     assert_eq!(
         out,
         vec![
-            Trace("Media error: camera /dev/video0: gone; retrying in 2 s".into()),
-            Failed("camera /dev/video0: gone".into())
+            Trace("Media error: camera /dev/video0: gone; retrying every 2 s".into()),
+            Failed("camera /dev/video0: gone; retrying every 2 s".into())
         ]
     );
     assert_eq!(call.deadline(), Some(later + RETRY));
@@ -135,7 +154,7 @@ fn a_media_failure_retries_every_retry_interval_until_the_media_is_back() {
 #[test]
 fn call_in_a_media_error_retries_at_once_and_cancels_the_timed_retry() {
     let mut call = in_state(State::Ready);
-    call.handle(NOW, MediaFailed("gone".into()));
+    call.handle(NOW, MediaFailed(Fault::transient("gone")));
     let out = without_traces(call.handle(NOW + Duration::from_millis(500), CallPressed));
     assert_eq!(out, vec![StartMedia, SetLed(Led::FastBlink)]);
     assert_eq!(call.state(), State::Starting);
@@ -145,7 +164,7 @@ fn call_in_a_media_error_retries_at_once_and_cancels_the_timed_retry() {
 #[test]
 fn a_press_while_a_timed_retry_is_under_way_does_not_open_the_media_twice() {
     let mut call = in_state(State::Ready);
-    call.handle(NOW, MediaFailed("gone".into()));
+    call.handle(NOW, MediaFailed(Fault::transient("gone")));
     assert_eq!(
         without_traces(call.handle(NOW + RETRY, Tick)),
         vec![StartMedia]
@@ -159,4 +178,60 @@ fn a_press_while_a_timed_retry_is_under_way_does_not_open_the_media_twice() {
         ]
     );
     assert_eq!(call.state(), State::Starting);
+}
+
+/// Which media faults camloop retries by itself, and which wait for a person.
+#[test]
+fn only_a_transient_media_fault_is_retried_and_the_others_wait_for_call_hangup_or_sighup() {
+    let far = NOW + 100 * RETRY;
+    for (kind, retried) in [
+        (FaultKind::Transient, true),
+        (FaultKind::NeedsChange, false),
+        (FaultKind::Internal, false),
+    ] {
+        let fault = Fault::new(kind, "camera /dev/video0: permission denied");
+        let mut call = in_state(State::Ready);
+        let out = call.handle(NOW, MediaFailed(fault.clone()));
+        assert_eq!(call.state(), MEDIA_ERR, "{kind:?}");
+        let told = failures_in(out);
+        let says_retrying = told[0].contains("retrying every 2 s");
+        assert_eq!(says_retrying, retried, "{kind:?}: {told:?}");
+        assert_eq!(
+            !told[0].contains("not retried"),
+            retried,
+            "{kind:?}: {told:?}"
+        );
+        if retried {
+            assert_eq!(call.deadline(), Some(NOW + RETRY));
+            continue;
+        }
+        assert_eq!(call.deadline(), None, "{kind:?}: nothing is due");
+        assert!(
+            without_traces(call.handle(far, Tick)).is_empty(),
+            "{kind:?}"
+        );
+        assert_eq!(call.state(), MEDIA_ERR, "{kind:?}");
+        // Each of the three opens the media again at once.
+        for press in [CallPressed, HangupPressed, MediaChanged] {
+            let mut waiting = in_state(State::Ready);
+            waiting.handle(NOW, MediaFailed(fault.clone()));
+            let out = without_traces(waiting.handle(far, press.clone()));
+            assert_eq!(
+                out,
+                vec![StartMedia, SetLed(Led::FastBlink)],
+                "{kind:?} {press:?}"
+            );
+            assert_eq!(waiting.state(), State::Starting, "{kind:?} {press:?}");
+        }
+    }
+}
+
+fn failures_in(commands: Vec<Command>) -> Vec<String> {
+    commands
+        .into_iter()
+        .filter_map(|c| match c {
+            Failed(why) => Some(why),
+            _ => None,
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ use crate::camera::pattern::Pattern;
 use crate::camera::{self, CameraError, VideoFormat};
 use crate::config::Config;
 use crate::display::screen::Feed;
+use crate::fault::Fault;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::queue::DropOldest;
 use std::sync::Arc;
@@ -45,6 +46,15 @@ pub enum MediaError {
     Camera(#[from] CameraError),
     #[error(transparent)]
     Microphone(#[from] AudioError),
+}
+
+impl MediaError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            MediaError::Camera(e) => e.fault(),
+            MediaError::Microphone(e) => e.fault(),
+        }
+    }
 }
 
 /// Called from a capture thread when its device fails; the stream is then dead.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod display;
+pub mod fault;
 pub mod files;
 pub mod fuzzing;
 pub mod gpio;

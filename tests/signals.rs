@@ -222,3 +222,30 @@ fn sighup_rereads_the_config_for_the_next_call_and_keeps_the_old_one_when_it_is_
     assert_eq!(y4m_size(&dir.join("c.y4m")), "320x240");
     quit(child, &socket);
 }
+
+/// A camera setting that cannot work is classified as one from the device's own answer: the
+/// status says it is not retried and to fix it (the call machine's tests show that no timer
+/// fires), and SIGHUP with the fixed configuration brings the media back.
+#[test]
+fn a_device_that_is_no_camera_waits_for_a_fixed_configuration_and_sighup_reopens_it() {
+    let dir = out_dir("needs-change");
+    // /dev/null opens, and refuses every V4L2 request (ENOTTY): a setting to fix.
+    write_config(
+        &dir,
+        "source = \"v4l2\"\ndevice = \"/dev/null\"\nretry_s = 1",
+        "",
+    );
+    let (child, socket) = spawn_daemon(&dir, |_| {});
+    wait_for_socket(&socket);
+    let status = wait_for_state(&socket, "error", READY);
+    let why = status["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("/dev/null") && why.contains("not retried: fix it"),
+        "{status}"
+    );
+    write_config(&dir, "", "");
+    send(&child, libc::SIGHUP);
+    let status = wait_for_state(&socket, "ready", READY);
+    assert!(status["last_error"].is_null(), "{status}");
+    quit(child, &socket);
+}

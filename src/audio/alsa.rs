@@ -2,6 +2,7 @@
 //! fed both channels), the device's periods regrouped into camloop's 20 ms blocks.
 
 use super::{AudioError, AudioSink, AudioSource};
+use crate::fault::FaultKind;
 use crate::media::frame::{AudioBlock, SAMPLE_RATE, SAMPLES_PER_BLOCK};
 use alsa::pcm::{Access, Format, Frames, HwParams, PCM};
 use alsa::{Direction, ValueOr};
@@ -62,6 +63,7 @@ fn device_error(device: &str, what: &str, e: alsa::Error) -> AudioError {
     AudioError::Device {
         device: device.to_string(),
         reason: format!("{what}: {e}{hint}"),
+        kind: FaultKind::of_errno(e.errno()),
     }
 }
 
@@ -84,6 +86,7 @@ fn open(device: &str, direction: Direction, buffer: Buffer) -> Result<(PCM, usiz
                 reason: format!(
                     "offers {rate} Hz with {channels} channels, camloop needs 48000 Hz mono or stereo; use its plughw: name to convert"
                 ),
+                kind: FaultKind::NeedsChange,
             });
         }
         hw.set_period_size_near(PERIOD_FRAMES, ValueOr::Nearest)

@@ -5,6 +5,7 @@ pub mod tone;
 pub mod wav;
 
 use crate::config::{AudioConfig, AudioOutput, AudioSource as SourceKind};
+use crate::fault::{Fault, FaultKind};
 use crate::media::frame::AudioBlock;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -12,7 +13,18 @@ use std::sync::atomic::AtomicU64;
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     #[error("audio {device}: {reason}")]
-    Device { device: String, reason: String },
+    Device {
+        device: String,
+        reason: String,
+        kind: FaultKind,
+    },
+}
+
+impl AudioError {
+    pub fn fault(&self) -> Fault {
+        let AudioError::Device { kind, .. } = self;
+        Fault::new(*kind, self)
+    }
 }
 
 /// A microphone: blocks until the next 20 ms block is captured and returns it.

@@ -2,6 +2,7 @@
 //! second while the file grows, so a crash loses at most the last second.
 
 use super::{AudioError, AudioSink};
+use crate::fault::FaultKind;
 use crate::media::frame::SAMPLE_RATE;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -40,6 +41,7 @@ impl WavSink {
         let error = |e: std::io::Error| AudioError::Device {
             device: path.display().to_string(),
             reason: format!("cannot create the WAV file: {e}"),
+            kind: FaultKind::of_io(&e),
         };
         let mut out = BufWriter::new(crate::files::create(path).map_err(error)?);
         out.write_all(&header(0)).map_err(error)?;
@@ -65,6 +67,7 @@ impl WavSink {
         AudioError::Device {
             device: self.path.display().to_string(),
             reason: e.to_string(),
+            kind: FaultKind::of_io(&e),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod pattern;
 pub mod v4l2;
 
 use crate::config::{CameraConfig, CameraSource};
+use crate::fault::{Fault, FaultKind};
 use crate::list_or_none;
 use crate::media::frame::Frame;
 use pattern::{Pattern, PatternCamera};
@@ -54,6 +55,24 @@ pub enum CameraError {
         what: &'static str,
         source: std::io::Error,
     },
+}
+
+impl CameraError {
+    /// A camera that is missing, held or gone may come back; one that refuses the user or
+    /// offers nothing camloop can use will not until something is changed.
+    pub fn fault(&self) -> Fault {
+        let kind = match self {
+            CameraError::NotFound { .. }
+            | CameraError::Busy { .. }
+            | CameraError::Stalled { .. }
+            | CameraError::Gone { .. } => FaultKind::Transient,
+            CameraError::PermissionDenied { .. } | CameraError::NoUsableFormat { .. } => {
+                FaultKind::NeedsChange
+            }
+            CameraError::Io { source, .. } => FaultKind::of_io(source),
+        };
+        Fault::new(kind, self)
+    }
 }
 
 /// A camera: blocks until the next frame is due and returns it.

@@ -15,6 +15,7 @@ use crate::display::{
     screen::Screen,
     status::{Figures, StatusLine},
 };
+use crate::fault::Fault;
 use crate::rtc::PeerNote;
 use crate::session::{CallSession, SessionError, SessionNote};
 use crate::stats::CallReport;
@@ -144,10 +145,10 @@ impl Daemon {
                         self.local = Some(local);
                         Event::MediaReady
                     }
-                    Err(why) => Event::MediaFailed(why.to_string()),
+                    Err(why) => Event::MediaFailed(why.fault()),
                 },
                 Input::MediaLost(n, why) if n == self.media_opens => {
-                    Event::MediaFailed(why.to_string())
+                    Event::MediaFailed(why.fault())
                 }
                 Input::MediaOpened(_, Ok(stale)) => {
                     tokio::task::spawn_blocking(move || stale.close());
@@ -161,8 +162,8 @@ impl Daemon {
                 Input::Session(n, note) if n == self.connections && self.session.is_some() => {
                     match note {
                         SessionNote::FirstRemoteFrame => Event::FirstRemoteFrame,
-                        SessionNote::Failed(why) => Event::PeerFailed(why),
-                        SessionNote::OutputFailed(why) => Event::OutputFailed(why),
+                        SessionNote::CodecFailed(fault) => Event::CodecFailed(fault),
+                        SessionNote::OutputFailed(fault) => Event::OutputFailed(fault),
                     }
                 }
                 Input::Peer(..) | Input::Session(..) => continue,
@@ -220,7 +221,8 @@ impl Daemon {
                 session.peers_connected();
                 Some(Event::PeerConnected)
             }
-            PeerNote::Failed(why) => Some(Event::PeerFailed(why)),
+            // ICE or DTLS gave up: the network's doing, which the next Call may find better.
+            PeerNote::Failed(why) => Some(Event::PeerFailed(Fault::transient(why))),
         }
     }
 
@@ -301,7 +303,9 @@ impl Daemon {
         let Some(local) = &self.local else {
             let _ = self
                 .inputs
-                .send(Input::Event(Event::PeerFailed("no local stream".into())));
+                .send(Input::Event(Event::PeerFailed(Fault::internal(
+                    "no local stream",
+                ))));
             return;
         };
         let (notes_tx, mut notes_rx) = unbounded_channel();
@@ -325,11 +329,11 @@ impl Daemon {
                 self.next_summary = Instant::now() + self.config.stats.interval;
             }
             // Reported as an input so the state machine sees it in order.
-            Err(SessionError::Output(why)) => {
-                let _ = self.inputs.send(Input::Event(Event::OutputFailed(why)));
+            Err(SessionError::Output(fault)) => {
+                let _ = self.inputs.send(Input::Event(Event::OutputFailed(fault)));
             }
-            Err(SessionError::Peers(why)) => {
-                let _ = self.inputs.send(Input::Event(Event::PeerFailed(why)));
+            Err(SessionError::Peers(fault)) => {
+                let _ = self.inputs.send(Input::Event(Event::PeerFailed(fault)));
             }
         }
     }

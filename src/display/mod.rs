@@ -13,6 +13,7 @@ pub mod status;
 pub mod y4m;
 
 use crate::config::VideoOutput;
+use crate::fault::{Fault, FaultKind};
 use screen::{Feed, Screen, Surface};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,7 @@ use screen::{Feed, Screen, Surface};
 pub struct DisplayError {
     pub device: String,
     pub reason: String,
+    pub kind: FaultKind,
 }
 
 impl DisplayError {
@@ -27,7 +29,21 @@ impl DisplayError {
         DisplayError {
             device: device.to_string(),
             reason: reason.into(),
+            kind: FaultKind::Transient,
         }
+    }
+
+    /// A file or device that could not be written: whether trying again can help is the
+    /// error's.
+    pub fn io(device: impl std::fmt::Display, what: &str, e: &std::io::Error) -> DisplayError {
+        DisplayError {
+            kind: FaultKind::of_io(e),
+            ..DisplayError::new(device, format!("{what}{e}"))
+        }
+    }
+
+    pub fn fault(&self) -> Fault {
+        Fault::new(self.kind, self)
     }
 }
 

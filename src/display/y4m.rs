@@ -1,6 +1,7 @@
 //! The Y4M file display: every decoded picture appended as a frame, readable by ffmpeg.
 
 use super::{DisplayError, VideoSink};
+use crate::fault::FaultKind;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +15,8 @@ pub struct Y4mSink {
 
 impl Y4mSink {
     pub fn create(path: &Path, fps: u32) -> Result<Self, DisplayError> {
-        let file = crate::files::create(path).map_err(|e| DisplayError {
-            device: path.display().to_string(),
-            reason: format!("cannot create the Y4M file: {e}"),
-        })?;
+        let file = crate::files::create(path)
+            .map_err(|e| DisplayError::io(path.display(), "cannot create the Y4M file: ", &e))?;
         Ok(Y4mSink {
             path: path.to_owned(),
             out: BufWriter::new(file),
@@ -26,11 +25,8 @@ impl Y4mSink {
         })
     }
 
-    fn error(&self, reason: String) -> DisplayError {
-        DisplayError {
-            device: self.path.display().to_string(),
-            reason,
-        }
+    fn error(&self, e: &std::io::Error) -> DisplayError {
+        DisplayError::io(self.path.display(), "", e)
     }
 }
 
@@ -44,15 +40,21 @@ impl VideoSink for Y4mSink {
                 );
                 self.out
                     .write_all(header.as_bytes())
-                    .map_err(|e| self.error(e.to_string()))?;
+                    .map_err(|e| self.error(&e))?;
                 self.size = Some((width, height));
             }
             // A Y4M file has one size; a change mid-stream cannot be stored.
             Some(size) if size != (width, height) => {
-                return Err(self.error(format!(
-                    "picture size changed from {}x{} to {width}x{height}",
-                    size.0, size.1
-                )));
+                return Err(DisplayError {
+                    kind: FaultKind::Internal,
+                    ..DisplayError::new(
+                        self.path.display(),
+                        format!(
+                            "picture size changed from {}x{} to {width}x{height}",
+                            size.0, size.1
+                        ),
+                    )
+                });
             }
             Some(_) => {}
         }
@@ -60,11 +62,11 @@ impl VideoSink for Y4mSink {
             .out
             .write_all(b"FRAME\n")
             .and_then(|()| self.out.write_all(i420));
-        result.map_err(|e| self.error(e.to_string()))
+        result.map_err(|e| self.error(&e))
     }
 
     fn finish(&mut self) -> Result<(), DisplayError> {
-        self.out.flush().map_err(|e| self.error(e.to_string()))
+        self.out.flush().map_err(|e| self.error(&e))
     }
 }
 

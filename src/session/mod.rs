@@ -19,6 +19,7 @@ use crate::capture::LocalStream;
 use crate::config::Config;
 use crate::display;
 use crate::display::screen::Feed;
+use crate::fault::Fault;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::h264::EncoderSettings;
 use crate::media::queue::{DropOldest, QueueCounts};
@@ -49,10 +50,10 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionNote {
     FirstRemoteFrame,
-    /// A codec or the connections failed.
-    Failed(String),
+    /// An encoder or decoder would not start or stopped working.
+    CodecFailed(Fault),
     /// The display or the speaker failed.
-    OutputFailed(String),
+    OutputFailed(Fault),
 }
 
 /// Why a call could not start.
@@ -60,10 +61,10 @@ pub enum SessionNote {
 pub enum SessionError {
     /// The display or the speaker cannot be opened.
     #[error("{0}")]
-    Output(String),
+    Output(Fault),
     /// The connections or the media threads cannot be set up.
     #[error("{0}")]
-    Peers(String),
+    Peers(Fault),
 }
 
 pub type Notify = Arc<dyn Fn(SessionNote) + Send + Sync>;
@@ -113,11 +114,11 @@ impl Shared {
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, Fault> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(body)
-        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+        .map_err(|e| Fault::internal(format!("cannot start the {name} thread: {e}")))
 }
 
 impl CallSession {
@@ -131,12 +132,11 @@ impl CallSession {
         screen: Option<&Feed>,
     ) -> Result<CallSession, SessionError> {
         let started = Instant::now();
-        let output = |e: &dyn std::fmt::Display| SessionError::Output(e.to_string());
         let video_sink = display::open(&config.output.video, local.format.fps, screen)
-            .map_err(|e| output(&e))?;
+            .map_err(|e| SessionError::Output(e.fault()))?;
         let speaker_underruns = Arc::new(AtomicU64::new(0));
         let audio_sink = audio::open_speaker(&config.output.audio, speaker_underruns.clone())
-            .map_err(|e| output(&e))?;
+            .map_err(|e| SessionError::Output(e.fault()))?;
         trace::info(&format!("Using {}", local.description));
 
         let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);
@@ -148,7 +148,7 @@ impl CallSession {
         let peers = Arc::new(
             LoopbackPeers::connect(notes, inbound, &local.description, &network(config))
                 .await
-                .map_err(|e| SessionError::Peers(e.to_string()))?,
+                .map_err(|e| SessionError::Peers(Fault::transient(e)))?,
         );
         let shared = Shared {
             peers: peers.clone(),
@@ -174,7 +174,7 @@ impl CallSession {
         };
 
         let mut threads = Vec::new();
-        let spawn_all = || -> Result<(), String> {
+        let spawn_all = || -> Result<(), Fault> {
             let (s, q, l) = (shared.clone(), local.video.clone(), video_ledger.clone());
             threads.push(spawn("video encoder", move || {
                 encode_video(s, q, l, encoder_settings)

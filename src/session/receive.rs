@@ -4,6 +4,7 @@ use super::{KEYFRAME_REQUEST_INTERVAL, Ledger, POLL, SessionNote, Shared};
 use crate::audio::AudioSink;
 use crate::camera::pattern::Pattern;
 use crate::display::VideoSink;
+use crate::fault::Fault;
 use crate::media::frame::psnr;
 use crate::media::h264::{
     AccessUnitAssembler, Assembled, H264Decoder, carries_sequence_parameters,
@@ -43,7 +44,7 @@ pub(super) fn decode_video(
 ) {
     let decoder = match H264Decoder::new() {
         Ok(d) => d,
-        Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+        Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
     };
     let mut receiver = VideoReceiver {
         shared: shared.clone(),
@@ -124,7 +125,7 @@ impl VideoReceiver {
         if let Some(out) = &mut self.sink
             && let Err(e) = out.show(width, height, &picture)
         {
-            (self.shared.notify)(SessionNote::OutputFailed(e.to_string()));
+            (self.shared.notify)(SessionNote::OutputFailed(e.fault()));
             self.sink = None;
         }
         if self
@@ -206,7 +207,7 @@ pub(super) fn decode_audio(
 ) {
     let mut decoder = match OpusDecoder::new() {
         Ok(d) => d,
-        Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+        Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
     };
     while let Some(packet) = receive(&shared, &packets) {
         let latency = ledger.take(packet.header.timestamp).map(|t| t.elapsed());
@@ -222,7 +223,7 @@ pub(super) fn decode_audio(
             match out.write(&pcm) {
                 Ok(()) => shared.meter.audio_played(),
                 Err(e) => {
-                    (shared.notify)(SessionNote::OutputFailed(e.to_string()));
+                    (shared.notify)(SessionNote::OutputFailed(e.fault()));
                     sink = None;
                 }
             }

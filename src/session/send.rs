@@ -2,6 +2,7 @@
 
 use super::ledger::{Ledger, RtpClock};
 use super::{POLL, SessionNote, Shared, WAITING_POLL};
+use crate::fault::Fault;
 use crate::media::frame::{AudioBlock, Frame, SAMPLES_PER_BLOCK};
 use crate::media::h264::{EncoderSettings, H264Encoder};
 use crate::media::opus::OpusEncoder;
@@ -43,7 +44,7 @@ pub(super) fn encode_video(
             Some(e) => e,
             None => match H264Encoder::new(&settings) {
                 Ok(e) => encoder.insert(e),
-                Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+                Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
             },
         };
         if shared.peers.take_keyframe_request() {
@@ -53,7 +54,7 @@ pub(super) fn encode_video(
         let encoded = match encoder.encode(&frame) {
             Ok(Some(encoded)) => encoded,
             Ok(None) => continue,
-            Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+            Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
         };
         shared.meter.encoded(began.elapsed(), encoded.keyframe);
         if first {
@@ -87,7 +88,7 @@ pub(super) fn encode_audio(
 ) {
     let mut encoder = match OpusEncoder::new() {
         Ok(e) => e,
-        Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+        Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
     };
     let base: u32 = rand::random();
     while shared.running() {
@@ -101,7 +102,7 @@ pub(super) fn encode_audio(
         };
         let packet = match encoder.encode(&block.samples) {
             Ok(p) => p,
-            Err(e) => return (shared.notify)(SessionNote::Failed(e.to_string())),
+            Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
         };
         let timestamp = base.wrapping_add(block.id.wrapping_mul(SAMPLES_PER_BLOCK as u32));
         ledger.insert(timestamp, block.captured);

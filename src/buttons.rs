@@ -3,7 +3,8 @@
 
 use crate::call::{Event, State};
 use crate::daemon::{DaemonHandle, Input};
-use std::io::Read;
+use nix::sys::termios::{self, LocalFlags, SetArg, Termios};
+use std::io::{IsTerminal, Read};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
@@ -81,34 +82,30 @@ pub fn keyboard(inputs: UnboundedSender<Input>) {
 }
 
 /// Non-canonical, no-echo mode on a terminal stdin, undone on drop.
-struct RawTerminal(Option<libc::termios>);
+struct RawTerminal(Option<Termios>);
 
 impl RawTerminal {
     fn enter() -> RawTerminal {
-        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own; failure leaves it untouched.
-        unsafe {
-            if libc::isatty(0) != 1 {
-                return RawTerminal(None);
-            }
-            let mut saved: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut saved) != 0 {
-                return RawTerminal(None);
-            }
-            let mut raw = saved;
-            raw.c_lflag &= !(libc::ICANON | libc::ECHO);
-            libc::tcsetattr(0, libc::TCSANOW, &raw);
-            RawTerminal(Some(saved))
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return RawTerminal(None);
         }
+        let Ok(saved) = termios::tcgetattr(&stdin) else {
+            return RawTerminal(None);
+        };
+        let mut raw = saved.clone();
+        raw.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO);
+        // A terminal that refuses keeps its mode: keys then need Enter, which still works.
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        RawTerminal(Some(saved))
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
         if let Some(saved) = &self.0 {
-            // SAFETY: restores the attributes read in `enter`.
-            unsafe {
-                libc::tcsetattr(0, libc::TCSANOW, saved);
-            }
+            let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
         }
     }
 }

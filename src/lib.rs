@@ -1,6 +1,10 @@
 //! camloop: the WebRTC loopback sample as a board's firmware. Camera and microphone go through
 //! two peer connections in one process and come back to the display and speaker.
 
+// System calls that need `unsafe` live in `sys` alone, each behind a safe function.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod audio;
 pub mod bench;
 pub mod buttons;
@@ -24,6 +28,8 @@ pub mod service;
 pub mod session;
 pub mod signals;
 pub mod stats;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod trace;
 
 /// "a, b, c", or "none": lists in messages that say what is there.
@@ -42,8 +48,7 @@ pub(crate) mod testing {
 
     /// The calling thread's kernel id, for `wait_until_asleep` in another thread.
     pub fn thread_id() -> i32 {
-        // SAFETY: gettid(2) has no arguments and cannot fail.
-        unsafe { libc::gettid() }
+        nix::unistd::gettid().as_raw()
     }
 
     /// Returns once thread `tid` of this process sleeps in the kernel (a condition variable's

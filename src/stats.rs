@@ -1,6 +1,8 @@
 //! What a call measured: counters and samples gathered by the media threads, turned into the
 //! one-line summary and the JSON report. Video counts frames, audio counts 20 ms blocks.
 
+use nix::sys::resource::{Usage, UsageWho, getrusage};
+use nix::sys::time::TimeVal;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -146,25 +148,21 @@ impl CallReport {
     }
 }
 
-fn rusage() -> libc::rusage {
-    // SAFETY: getrusage only writes into the struct we pass; zeroed is a valid rusage.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    }
+/// This process's resource usage; getrusage(2) of RUSAGE_SELF fails only on a bad pointer,
+/// which nix does not pass, so a failure reads as nothing used.
+fn rusage() -> Option<Usage> {
+    getrusage(UsageWho::RUSAGE_SELF).ok()
 }
 
 /// User + system CPU seconds of this process so far.
 pub fn process_cpu_s() -> f64 {
-    let u = rusage();
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(u.ru_utime) + secs(u.ru_stime)
+    let secs = |t: TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    rusage().map_or(0.0, |u| secs(u.user_time()) + secs(u.system_time()))
 }
 
 /// Peak resident set size of this process, in KiB (Linux reports `ru_maxrss` in KiB).
 pub fn process_rss_peak_kib() -> u64 {
-    rusage().ru_maxrss.max(0) as u64
+    rusage().map_or(0, |u| u.max_rss().max(0) as u64)
 }
 
 #[cfg(test)]

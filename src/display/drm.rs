@@ -5,18 +5,20 @@
 
 use super::DisplayError;
 use super::draw::{BYTES_PER_PIXEL, Canvas};
-use super::mapping::Mapping;
 use super::screen::Surface;
+use crate::sys::Mapping;
 use drm::buffer::{Buffer, DrmFourcc};
 use drm::control::{
     Device as ControlDevice, Event, Mode, ModeTypeFlags, PageFlipFlags, connector, crtc,
     dumbbuffer::DumbBuffer, framebuffer,
 };
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, poll};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 /// How long a flip may take before the screen is given up (a vertical blank is ~17 ms).
-const FLIP_TIMEOUT_MS: i32 = 1000;
+const FLIP_TIMEOUT_MS: u16 = 1000;
 
 struct Card(std::fs::File);
 
@@ -162,23 +164,15 @@ impl DrmSurface {
 
     /// Waits for the flip just asked for to happen.
     fn wait_for_flip(&self) -> Result<(), DisplayError> {
-        let mut poll = libc::pollfd {
-            fd: self.card.0.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         loop {
-            // SAFETY: polls one descriptor we own, with a pollfd on the stack.
-            let ready = unsafe { libc::poll(&mut poll, 1, FLIP_TIMEOUT_MS) };
-            if ready == 0 {
-                return Err(self.error("a page flip did not happen within a second".into()));
-            }
-            if ready < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
+            let mut fds = [PollFd::new(self.card.0.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, FLIP_TIMEOUT_MS) {
+                Ok(0) => {
+                    return Err(self.error("a page flip did not happen within a second".into()));
                 }
-                return Err(self.error(format!("waiting for a page flip: {e}")));
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(self.error(format!("waiting for a page flip: {e}"))),
             }
             let events = self
                 .card

@@ -5,67 +5,13 @@
 
 use super::DisplayError;
 use super::draw::{BYTES_PER_PIXEL, Canvas};
-use super::mapping::Mapping;
 use super::screen::Surface;
-use std::os::fd::{AsFd, AsRawFd};
+use crate::sys::{self, Mapping};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-const KDSETMODE: libc::c_ulong = 0x4b3a;
-const KD_TEXT: libc::c_ulong = 0;
-const KD_GRAPHICS: libc::c_ulong = 1;
 /// The foreground virtual terminal, whose text console shares the framebuffer.
 const CONSOLE: &str = "/dev/tty0";
-const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
-const FBIOGET_FSCREENINFO: libc::c_ulong = 0x4602;
-
-/// `struct fb_bitfield` of `<linux/fb.h>`.
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct Bitfield {
-    offset: u32,
-    length: u32,
-    msb_right: u32,
-}
-
-/// `struct fb_var_screeninfo`.
-#[repr(C)]
-#[derive(Default)]
-struct VarScreenInfo {
-    xres: u32,
-    yres: u32,
-    xres_virtual: u32,
-    yres_virtual: u32,
-    xoffset: u32,
-    yoffset: u32,
-    bits_per_pixel: u32,
-    grayscale: u32,
-    red: Bitfield,
-    green: Bitfield,
-    blue: Bitfield,
-    transp: Bitfield,
-    rest: [u32; 20],
-}
-
-/// `struct fb_fix_screeninfo`.
-#[repr(C)]
-#[derive(Default)]
-struct FixScreenInfo {
-    id: [u8; 16],
-    smem_start: libc::c_ulong,
-    smem_len: u32,
-    kind: u32,
-    type_aux: u32,
-    visual: u32,
-    xpanstep: u16,
-    ypanstep: u16,
-    ywrapstep: u16,
-    line_length: u32,
-    mmio_start: libc::c_ulong,
-    mmio_len: u32,
-    accel: u32,
-    capabilities: u16,
-    reserved: [u16; 2],
-}
 
 pub struct FbSurface {
     path: PathBuf,
@@ -90,18 +36,8 @@ impl FbSurface {
                     "cannot open the framebuffer: {e} (is the user in the video group?)"
                 ))
             })?;
-        let fd = device.as_raw_fd();
-        let mut var = VarScreenInfo::default();
-        let mut fix = FixScreenInfo::default();
-        // SAFETY: both ioctls fill the structs, laid out as <linux/fb.h> has them, on our fd.
-        let read = unsafe {
-            libc::ioctl(fd, FBIOGET_VSCREENINFO as _, &mut var) == 0
-                && libc::ioctl(fd, FBIOGET_FSCREENINFO as _, &mut fix) == 0
-        };
-        if !read {
-            let e = std::io::Error::last_os_error();
-            return Err(error(format!("not a framebuffer: {e}")));
-        }
+        let (var, fix) = sys::framebuffer_info(device.as_fd())
+            .map_err(|e| error(format!("not a framebuffer: {e}")))?;
         let xrgb = var.bits_per_pixel == 32
             && (var.red.offset, var.green.offset, var.blue.offset) == (16, 8, 0);
         if !xrgb {
@@ -170,7 +106,7 @@ impl QuietConsole {
         let held = std::fs::OpenOptions::new()
             .write(true)
             .open(CONSOLE)
-            .and_then(|tty| set_mode(&tty, KD_GRAPHICS).map(|()| tty));
+            .and_then(|tty| sys::set_console_graphics(tty.as_fd(), true).map(|()| tty));
         match held {
             Ok(tty) => Some(QuietConsole(tty)),
             Err(e) => {
@@ -186,14 +122,6 @@ impl QuietConsole {
 
 impl Drop for QuietConsole {
     fn drop(&mut self) {
-        let _ = set_mode(&self.0, KD_TEXT);
-    }
-}
-
-fn set_mode(tty: &std::fs::File, mode: libc::c_ulong) -> std::io::Result<()> {
-    // SAFETY: KDSETMODE takes its mode by value; the fd is ours.
-    match unsafe { libc::ioctl(tty.as_raw_fd(), KDSETMODE as _, mode) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
+        let _ = sys::set_console_graphics(self.0.as_fd(), false);
     }
 }

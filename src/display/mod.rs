@@ -7,7 +7,6 @@ pub mod drm;
 pub mod fb;
 pub mod inbox;
 pub mod layout;
-mod mapping;
 pub mod screen;
 pub mod status;
 pub mod y4m;

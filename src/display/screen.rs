@@ -112,16 +112,8 @@ impl Drop for Screen {
 /// camera, the codecs and the sound need (on a board under load, a late picture on screen is
 /// harmless; a late audio period is a click).
 fn lower_priority() {
-    // SAFETY: plain system calls on the calling thread's own id.
-    let failed = unsafe {
-        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, thread, 19) != 0
-    };
-    if failed {
-        log::debug!(
-            "screen: cannot lower its priority: {}",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = crate::sys::lower_thread_priority() {
+        log::debug!("screen: cannot lower its priority: {e}");
     }
 }
 

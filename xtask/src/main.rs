@@ -192,3 +192,100 @@ fn test_everything() -> Result<()> {
     );
     failure.map_or(Ok(()), Err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::USAGE;
+
+    /// Each command of the usage line with the flags it takes.
+    fn usage() -> Vec<(&'static str, Vec<&'static str>)> {
+        let commands = USAGE.strip_prefix("usage: cargo xtask ").unwrap();
+        // The alternatives are split at the bars outside brackets: `[--host | --target T]` is
+        // one command's.
+        let mut alternatives = vec![String::new()];
+        let mut depth = 0;
+        for c in commands.chars() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                '|' if depth == 0 => {
+                    alternatives.push(String::new());
+                    continue;
+                }
+                _ => {}
+            }
+            alternatives.last_mut().unwrap().push(c);
+        }
+        alternatives
+            .into_iter()
+            .map(|alternative| {
+                let alternative: &'static str = alternative.trim().to_string().leak();
+                let name = alternative.split(' ').next().unwrap();
+                let flags = alternative
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .filter(|word| word.starts_with("--"))
+                    .collect();
+                (name, flags)
+            })
+            .collect()
+    }
+
+    /// The README and docs/ show only `cargo xtask` commands and flags that exist.
+    #[test]
+    fn every_xtask_command_in_the_docs_exists_with_its_flags() {
+        let usage = usage();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut pages = vec![root.join("README.md")];
+        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+            pages.push(entry.unwrap().path());
+        }
+        let mut checked = 0;
+        for page in pages {
+            let text = std::fs::read_to_string(&page).unwrap();
+            for (_, after) in text
+                .match_indices("cargo xtask ")
+                .map(|(at, _)| text.split_at(at))
+            {
+                let line = after["cargo xtask ".len()..]
+                    .split(['\n', '`', '#', '(', ')'])
+                    .next()
+                    .unwrap_or_default();
+                let name = line.split(' ').next().unwrap_or_default();
+                let Some((_, flags)) = usage.iter().find(|(command, _)| *command == name) else {
+                    panic!(
+                        "{}: `cargo xtask {line}`: no command {name}",
+                        page.display()
+                    );
+                };
+                // The demo passes its options on to `camloop demo` (tests/docs.rs checks those).
+                if name == "demo" {
+                    continue;
+                }
+                for word in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                    if word.starts_with("--") {
+                        assert!(
+                            flags.contains(&word),
+                            "{}: `cargo xtask {line}`: {name} takes no {word}",
+                            page.display()
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} commands found");
+    }
+
+    #[test]
+    fn the_usage_line_has_each_command_with_its_flags() {
+        let usage = usage();
+        let board = usage
+            .iter()
+            .find(|(name, _)| *name == "board-test")
+            .unwrap();
+        assert_eq!(board.1, ["--board", "--config", "--os"]);
+        assert!(usage.iter().any(|(name, _)| *name == "yocto-check"));
+        let test = usage.iter().find(|(name, _)| *name == "test").unwrap();
+        assert_eq!(test.1, ["--host", "--target"]);
+    }
+}

@@ -2,22 +2,28 @@
 //! into a drop-oldest queue, so a slow call never stalls a device. This is the sample's
 //! `getUserMedia`: it runs from start to exit, whether or not a call is up.
 
-use crate::audio::{self, AudioError};
+use crate::audio::{self, AudioError, AudioSource};
 use crate::camera::pattern::Pattern;
-use crate::camera::{self, CameraError, VideoFormat};
+use crate::camera::{self, CameraError, VideoFormat, VideoSource};
 use crate::config::Config;
 use crate::display::screen::Feed;
 use crate::fault::Fault;
 use crate::media::frame::{AudioBlock, Frame};
 use crate::media::queue::DropOldest;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Frames a consumer may lag behind before the oldest is dropped.
 const VIDEO_QUEUE: usize = 2;
 /// 60 ms of audio.
 const AUDIO_QUEUE: usize = 3;
+/// How long `close` waits for a capture thread. Each source returns within its own deadline
+/// (the camera's poll, the microphone's wait), so only a device stuck inside a system call
+/// outlives it: that thread is left behind, and camloop goes on.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 
 pub struct LocalStream {
     pub video: Arc<DropOldest<Frame>>,
@@ -29,7 +35,16 @@ pub struct LocalStream {
     pub description: String,
     /// Microphone overruns since start.
     pub audio_xruns: Arc<AtomicU64>,
-    threads: Vec<JoinHandle<()>>,
+    readers: Vec<Reader>,
+}
+
+/// A capture thread, and word of its end: its sender is dropped when the thread returns.
+struct Reader {
+    name: &'static str,
+    thread: JoinHandle<()>,
+    /// In a mutex only because the stream is shared across the owner task's awaits, and a
+    /// receiver alone may not be.
+    ended: Mutex<Receiver<()>>,
 }
 
 impl std::fmt::Debug for LocalStream {
@@ -70,6 +85,23 @@ impl LocalStream {
         let video_source = camera::open(&config.camera)?;
         let audio_xruns = Arc::new(AtomicU64::new(0));
         let audio_source = audio::open_microphone(&config.audio, audio_xruns.clone())?;
+        Ok(LocalStream::from_sources(
+            video_source,
+            audio_source,
+            audio_xruns,
+            on_failure,
+            screen,
+        ))
+    }
+
+    /// Starts a capture thread for each source.
+    fn from_sources(
+        video_source: Box<dyn VideoSource>,
+        audio_source: Option<Box<dyn AudioSource>>,
+        audio_xruns: Arc<AtomicU64>,
+        on_failure: OnFailure,
+        screen: Option<Feed>,
+    ) -> LocalStream {
         let format = video_source.format();
         let reference = video_source.reference();
         let description = format!(
@@ -81,7 +113,7 @@ impl LocalStream {
         );
 
         let video = Arc::new(DropOldest::new(VIDEO_QUEUE));
-        let mut threads = vec![spawn_reader(
+        let mut readers = vec![spawn_reader(
             "camera",
             video_source,
             video.clone(),
@@ -95,7 +127,7 @@ impl LocalStream {
         )];
         let audio = audio_source.map(|source| {
             let queue = Arc::new(DropOldest::new(AUDIO_QUEUE));
-            threads.push(spawn_reader(
+            readers.push(spawn_reader(
                 "microphone",
                 source,
                 queue.clone(),
@@ -105,40 +137,66 @@ impl LocalStream {
             ));
             queue
         });
-        Ok(LocalStream {
+        LocalStream {
             video,
             audio,
             reference,
             format,
             description,
             audio_xruns,
-            threads,
-        })
+            readers,
+        }
     }
 
-    /// Stops the capture threads and waits for them.
+    /// Stops the capture threads and waits for them, up to `CLOSE_DEADLINE`.
     pub fn close(self) {
+        self.close_within(CLOSE_DEADLINE);
+    }
+
+    /// Stops the capture threads and waits for them up to `deadline`; returns the names of
+    /// those still inside their device then, which are left behind.
+    fn close_within(self, deadline: Duration) -> Vec<&'static str> {
         self.video.close();
         if let Some(audio) = &self.audio {
             audio.close();
         }
-        for thread in self.threads {
-            let _ = thread.join();
+        let until = Instant::now() + deadline;
+        let mut left = Vec::new();
+        for reader in self.readers {
+            let wait = until.saturating_duration_since(Instant::now());
+            let ended = reader.ended.into_inner().unwrap_or_else(|e| e.into_inner());
+            match ended.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {
+                    log::warn!(
+                        "the {} has not answered for {} s: its thread is left behind",
+                        reader.name,
+                        deadline.as_secs_f64()
+                    );
+                    left.push(reader.name);
+                }
+                // Ended (its sender dropped): the join is immediate.
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                    let _ = reader.thread.join();
+                }
+            }
         }
+        left
     }
 }
 
 fn spawn_reader<S: ?Sized + Send + 'static, T: Send + 'static>(
-    name: &str,
+    name: &'static str,
     mut source: Box<S>,
     queue: Arc<DropOldest<T>>,
     on_failure: OnFailure,
     read: fn(&mut S) -> Result<T, MediaError>,
     show: impl Fn(&T) + Send + 'static,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
+) -> Reader {
+    let (ended_tx, ended) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
+            let _ended = ended_tx;
             while !queue.is_closed() {
                 match read(&mut source) {
                     Ok(item) => {
@@ -152,5 +210,59 @@ fn spawn_reader<S: ?Sized + Send + 'static, T: Send + 'static>(
                 }
             }
         })
-        .expect("spawning a capture thread")
+        .expect("spawning a capture thread");
+    Reader {
+        name,
+        thread,
+        ended: Mutex::new(ended),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::tone::ToneMicrophone;
+    use std::sync::mpsc::{Sender, channel};
+
+    /// A microphone whose device stops answering inside its first read, as a wedged driver's
+    /// readi would; it says when it is stuck.
+    struct StuckMicrophone(Sender<()>);
+
+    impl AudioSource for StuckMicrophone {
+        fn describe(&self) -> String {
+            "stuck".into()
+        }
+
+        fn next_block(&mut self) -> Result<AudioBlock, AudioError> {
+            let _ = self.0.send(());
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+
+    fn stream(microphone: Box<dyn AudioSource>) -> LocalStream {
+        let camera = camera::open(&Config::default().camera).unwrap();
+        let on_failure: OnFailure = Arc::new(|_| {});
+        LocalStream::from_sources(camera, Some(microphone), Arc::default(), on_failure, None)
+    }
+
+    #[test]
+    fn close_returns_at_its_deadline_when_the_microphone_stops_answering() {
+        let (stuck_tx, stuck) = channel();
+        let local = stream(Box::new(StuckMicrophone(stuck_tx)));
+        stuck.recv().unwrap();
+        let left = local.close_within(Duration::from_millis(100));
+        assert_eq!(
+            left,
+            ["microphone"],
+            "the camera's thread ends, the stuck one is named"
+        );
+    }
+
+    #[test]
+    fn close_waits_for_threads_that_end() {
+        let local = stream(Box::new(ToneMicrophone::new(440)));
+        assert!(local.close_within(CLOSE_DEADLINE).is_empty());
+    }
 }

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 const PERIOD_FRAMES: Frames = 480;
 /// The capture buffer: room for a stall of the reader thread before an overrun.
 const CAPTURE_BUFFER_FRAMES: Frames = 4800;
+/// How long the microphone waits for a period before it looks again whether it may stop.
+const CAPTURE_WAIT_MS: u32 = 100;
+/// A microphone that delivers nothing this long has stopped answering (unplugged, its driver
+/// wedged): a transient fault, so the media is opened again.
+const CAPTURE_STALL: Duration = Duration::from_secs(2);
 /// The speaker's buffer: at most 60 ms between decoding and sound.
 const PLAYBACK_BUFFER_US: u32 = 60_000;
 
@@ -116,6 +121,8 @@ pub struct AlsaMicrophone {
     period: Vec<i16>,
     next_id: u32,
     xruns: Arc<AtomicU64>,
+    /// When a period last arrived.
+    heard: Instant,
 }
 
 impl AlsaMicrophone {
@@ -136,6 +143,7 @@ impl AlsaMicrophone {
             period: vec![0; PERIOD_FRAMES as usize * channels],
             next_id: 0,
             xruns,
+            heard: Instant::now(),
         })
     }
 }
@@ -167,10 +175,31 @@ impl AudioSource for AlsaMicrophone {
                 .pcm
                 .io_i16()
                 .map_err(|e| device_error(&self.device, "capture", e))?;
-            match io.readi(&mut self.period) {
-                Ok(frames) => {
+            // Waited for with a deadline, not read blind: readi on a device that stopped
+            // answering would hold this thread, and the stream's close with it, for ever.
+            let read = self.pcm.wait(Some(CAPTURE_WAIT_MS)).and_then(|ready| {
+                if ready {
+                    io.readi(&mut self.period).map(Some)
+                } else {
+                    Ok(None)
+                }
+            });
+            match read {
+                Ok(Some(frames)) => {
+                    self.heard = Instant::now();
                     let read = &self.period[..frames * self.channels];
                     self.ready.extend(self.assembler.push(read, self.channels));
+                }
+                Ok(None) if self.heard.elapsed() < CAPTURE_STALL => {}
+                Ok(None) => {
+                    return Err(AudioError::Device {
+                        device: self.device.clone(),
+                        reason: format!(
+                            "no sound for {} s; is it still connected?",
+                            CAPTURE_STALL.as_secs()
+                        ),
+                        kind: FaultKind::Transient,
+                    });
                 }
                 // An overrun (EPIPE) or a suspend: recover and go on, counted.
                 Err(e) => {

@@ -344,20 +344,37 @@ impl Daemon {
         };
         let report = session.stop().await;
         trace::info(&format!("Call ended: {}", report.summary()));
-        if let Some(path) = self.report_path.take() {
-            match serde_json::to_string_pretty(&report) {
-                Ok(json) => {
-                    if let Err(e) = crate::files::write_atomically(&path, (json + "\n").as_bytes())
-                    {
-                        let why = format!("cannot write the stats report {}: {e}", path.display());
-                        log::error!("{why}");
-                        self.last_error = Some(why);
-                    }
-                }
-                Err(e) => log::error!("stats report: {e}"),
-            }
+        if let Some(path) = self.report_path.take()
+            && let Err(why) = write_report(path, &report).await
+        {
+            log::error!("{why}");
+            self.last_error = Some(why);
         }
         self.last_report = Some(report);
+    }
+}
+
+/// How long the owner task waits for the report to be written: a disk that hangs (a network
+/// mount gone) is said in the status, and calls go on.
+const REPORT_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Writes the report on a blocking thread, waited for up to `REPORT_DEADLINE`: whoever sees
+/// Ready after a call may rely on its report being there, and the owner task's own thread
+/// never waits on the disk.
+async fn write_report(path: std::path::PathBuf, report: &CallReport) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(report).map_err(|e| format!("stats report: {e}"))?;
+    let shown = path.display().to_string();
+    let write = tokio::task::spawn_blocking(move || {
+        crate::files::write_atomically(&path, (json + "\n").as_bytes())
+    });
+    match tokio::time::timeout(REPORT_DEADLINE, write).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("cannot write the stats report {shown}: {e}")),
+        Ok(Err(e)) => Err(format!("writing the stats report {shown}: {e}")),
+        Err(_) => Err(format!(
+            "the stats report {shown} was not written within {} s: is its disk answering?",
+            REPORT_DEADLINE.as_secs()
+        )),
     }
 }
 

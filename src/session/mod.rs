@@ -15,9 +15,11 @@ mod receive;
 mod send;
 
 use crate::audio;
+use crate::audio::AudioSink;
 use crate::capture::LocalStream;
-use crate::config::Config;
+use crate::config::{Config, OutputConfig};
 use crate::display;
+use crate::display::VideoSink;
 use crate::display::screen::Feed;
 use crate::fault::Fault;
 use crate::media::frame::{AudioBlock, Frame};
@@ -121,6 +123,33 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
         .map_err(|e| Fault::internal(format!("cannot start the {name} thread: {e}")))
 }
 
+/// How long a call waits for its outputs to open: a file on a disk that hangs (a network mount
+/// gone) fails the call, and the owner task goes on.
+const OUTPUT_OPEN_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Opens the display and the speaker on a blocking thread, waited for up to
+/// `OUTPUT_OPEN_DEADLINE`.
+async fn open_outputs(
+    output: OutputConfig,
+    fps: u32,
+    screen: Option<Feed>,
+    speaker_underruns: Arc<AtomicU64>,
+) -> Result<(Option<Box<dyn VideoSink>>, Option<Box<dyn AudioSink>>), Fault> {
+    let open = tokio::task::spawn_blocking(move || {
+        let video = display::open(&output.video, fps, screen.as_ref()).map_err(|e| e.fault())?;
+        let audio = audio::open_speaker(&output.audio, speaker_underruns).map_err(|e| e.fault())?;
+        Ok((video, audio))
+    });
+    match tokio::time::timeout(OUTPUT_OPEN_DEADLINE, open).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => Err(Fault::internal(format!("opening the outputs: {e}"))),
+        Err(_) => Err(Fault::transient(format!(
+            "the outputs did not open within {} s: is the disk of [output] answering?",
+            OUTPUT_OPEN_DEADLINE.as_secs()
+        ))),
+    }
+}
+
 impl CallSession {
     /// Opens the outputs, creates both peer connections and starts the media threads. Media
     /// flows once [`CallSession::peers_connected`] is called.
@@ -132,11 +161,15 @@ impl CallSession {
         screen: Option<&Feed>,
     ) -> Result<CallSession, SessionError> {
         let started = Instant::now();
-        let video_sink = display::open(&config.output.video, local.format.fps, screen)
-            .map_err(|e| SessionError::Output(e.fault()))?;
         let speaker_underruns = Arc::new(AtomicU64::new(0));
-        let audio_sink = audio::open_speaker(&config.output.audio, speaker_underruns.clone())
-            .map_err(|e| SessionError::Output(e.fault()))?;
+        let (video_sink, audio_sink) = open_outputs(
+            config.output.clone(),
+            local.format.fps,
+            screen.cloned(),
+            speaker_underruns.clone(),
+        )
+        .await
+        .map_err(SessionError::Output)?;
         trace::info(&format!("Using {}", local.description));
 
         let (video_in, video_rx) = sync_channel(INBOUND_QUEUE);

@@ -1,52 +1,28 @@
 //! What the buttons do, and the buttons that are not GPIO: the terminal's keys and the demo's
 //! script. GPIO buttons are in `gpio`.
 
-use crate::call::{Event, State};
+use crate::call::{Button, Event, State};
 use crate::daemon::{DaemonHandle, Input};
 use nix::sys::termios::{self, LocalFlags, SetArg, Termios};
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::watch;
-
-/// A physical button.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Button {
-    Call,
-    Hangup,
-    /// The one button of `mode = "toggle"`: Call when Call is enabled, else Hangup.
-    Toggle,
-}
-
-impl Button {
-    pub fn event(self, state: State) -> Event {
-        match self {
-            Button::Call => Event::CallPressed,
-            Button::Hangup => Event::HangupPressed,
-            Button::Toggle if state.call_enabled() => Event::CallPressed,
-            Button::Toggle => Event::HangupPressed,
-        }
-    }
-}
 
 /// What a button task may do to the daemon: press, and nothing else.
 pub struct ButtonHandle {
     inputs: UnboundedSender<Input>,
-    state: watch::Receiver<State>,
 }
 
 impl ButtonHandle {
     pub fn new(daemon: &DaemonHandle) -> Self {
         ButtonHandle {
             inputs: daemon.inputs.clone(),
-            state: daemon.state.clone(),
         }
     }
 
     pub fn press(&self, button: Button) {
-        let event = button.event(*self.state.borrow());
-        log::debug!("button {button:?} pressed: {event:?}");
-        let _ = self.inputs.send(Input::Event(event));
+        log::debug!("button {button:?} pressed");
+        let _ = self.inputs.send(Input::Event(button.pressed()));
     }
 
     /// Completes when the daemon has gone.
@@ -181,31 +157,5 @@ async fn call_then_hangup(
             connected_at.elapsed().as_secs_f64(),
             state.name()
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_toggle_button_calls_when_call_is_enabled_and_hangs_up_otherwise() {
-        let connecting = State::Connecting {
-            deadline: Duration::from_secs(10),
-        };
-        for (state, event) in [
-            (State::Ready, Event::CallPressed),
-            (
-                State::Error(crate::call::Failure::Peers),
-                Event::CallPressed,
-            ),
-            (connecting, Event::HangupPressed),
-            (State::Connected, Event::HangupPressed),
-            (State::Starting, Event::HangupPressed),
-        ] {
-            assert_eq!(Button::Toggle.event(state), event, "{state:?}");
-        }
-        assert_eq!(Button::Call.event(State::Connected), Event::CallPressed);
-        assert_eq!(Button::Hangup.event(State::Ready), Event::HangupPressed);
     }
 }

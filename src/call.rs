@@ -120,12 +120,33 @@ impl State {
     }
 }
 
+/// A button of the board. `Toggle` is the one button of `mode = "toggle"`: the machine makes
+/// its press Call when Call is enabled, else Hangup, from the state it is in at that moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Button {
+    Call,
+    Hangup,
+    Toggle,
+}
+
+impl Button {
+    pub fn pressed(self) -> Event {
+        match self {
+            Button::Call => Event::CallPressed,
+            Button::Hangup => Event::HangupPressed,
+            Button::Toggle => Event::TogglePressed,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     MediaReady,
     MediaFailed(Fault),
     CallPressed,
     HangupPressed,
+    /// The toggle button: Call or Hangup, whichever is enabled.
+    TogglePressed,
     IceState(String),
     /// ICE has connected: the DTLS handshake is under way.
     IceConnected,
@@ -282,6 +303,14 @@ impl Call {
             (_, Event::Shutdown) => {
                 trace(out, "Shutting down".into());
                 Some(State::Stopping)
+            }
+            (_, Event::TogglePressed) => {
+                let press = if self.state.call_enabled() {
+                    Event::CallPressed
+                } else {
+                    Event::HangupPressed
+                };
+                self.next_state(now, &press, out)
             }
             (_, Event::CallPressed) if !self.state.call_enabled() => {
                 trace(

@@ -11,6 +11,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(MediaFailed(Fault::internal("thread"))),
         Just(CallPressed),
         Just(HangupPressed),
+        Just(TogglePressed),
         Just(IceState("checking".into())),
         Just(IceConnected),
         Just(PeerConnected),

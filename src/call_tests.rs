@@ -378,3 +378,37 @@ mod reload;
 
 #[path = "call_timing_tests.rs"]
 mod timing;
+
+/// The toggle button is resolved by the machine from the state it is in, never from a copy:
+/// Call where Call is enabled, else Hangup (ignored, and traced, where neither is).
+#[test]
+fn the_toggle_button_calls_when_call_is_enabled_and_hangs_up_otherwise() {
+    let hangup = |state| {
+        let mut call = in_state(state);
+        call.handle(NOW, HangupPressed)
+    };
+    let call_press = |state| {
+        let mut call = in_state(state);
+        call.handle(NOW, CallPressed)
+    };
+    for state in [State::Ready, PEER_ERR, MEDIA_ERR] {
+        let mut call = in_state(state);
+        assert_eq!(
+            call.handle(NOW, TogglePressed),
+            call_press(state),
+            "{state:?}"
+        );
+    }
+    for state in [
+        CONNECTING,
+        State::Connected,
+        State::Starting,
+        State::Stopping,
+    ] {
+        let mut call = in_state(state);
+        assert_eq!(call.handle(NOW, TogglePressed), hangup(state), "{state:?}");
+    }
+    assert_eq!(Button::Toggle.pressed(), TogglePressed);
+    assert_eq!(Button::Call.pressed(), CallPressed);
+    assert_eq!(Button::Hangup.pressed(), HangupPressed);
+}

@@ -292,7 +292,12 @@ async fn run(
     // The pin was requested off: until here, nothing has lit it.
     let led = led.map(|pin| tokio::spawn(led::drive(pin, daemon.led.clone())));
     if let Some(lines) = buttons {
-        tokio::spawn(lines.run(ButtonHandle::new(&daemon)));
+        let handle = ButtonHandle::new(&daemon);
+        tokio::spawn(async move {
+            lines
+                .run(|button| handle.press(button), handle.closed())
+                .await;
+        });
     }
     if config.buttons == ButtonSource::Keyboard {
         buttons::keyboard(daemon.inputs.clone());

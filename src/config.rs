@@ -7,8 +7,7 @@
 mod buttons;
 mod section;
 
-use crate::camera::convert::PixelFormat;
-use crate::camera::pattern::Picture;
+use crate::media::pixel::PixelFormat;
 use crate::rtc::impair::Impairment;
 use section::Section;
 use std::ops::RangeInclusive;
@@ -184,6 +183,25 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Picture sizes camloop takes: even (I420), at most OpenH264's largest, 3840x2160.
 pub const WIDTHS: RangeInclusive<u32> = 16..=3840;
 pub const HEIGHTS: RangeInclusive<u32> = 16..=2160;
+
+/// `[camera] pattern`: which picture the test-pattern camera draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Picture {
+    Bars,
+    Scene,
+}
+
+impl Picture {
+    pub const NAMES: [(&'static str, Picture); 2] =
+        [("bars", Picture::Bars), ("scene", Picture::Scene)];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Picture::Bars => "bars",
+            Picture::Scene => "scene",
+        }
+    }
+}
 
 impl Default for Config {
     fn default() -> Self {

@@ -217,7 +217,8 @@ async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyframe_request_from_pc2_reaches_pc1() {
-    use camloop::camera::pattern::{Pattern, Picture};
+    use camloop::camera::pattern::Pattern;
+    use camloop::config::Picture;
     use camloop::media::h264::{EncoderSettings, H264Encoder};
     use camloop::rtc::{Inbound, LoopbackPeers, Network, PeerNote};
 

@@ -2,7 +2,8 @@
 
 use super::{BenchRun, ScreenChoice, parse_size};
 use crate::call::{Event, State};
-use crate::camera::pattern::{Pattern, Picture};
+use crate::camera::pattern::Pattern;
+use crate::config::Picture;
 use crate::config::{AudioOutput, Config, VideoOutput};
 use crate::daemon;
 use crate::display::screen::Screen;

@@ -6,7 +6,8 @@
 
 use super::call::{codec_config, encoder_settings};
 use super::{Stage, parse_size};
-use crate::camera::pattern::{Pattern, Picture};
+use crate::camera::pattern::Pattern;
+use crate::config::Picture;
 use crate::media::h264::{H264Decoder, H264Encoder};
 use crate::stats::quantile;
 use std::process::ExitCode;

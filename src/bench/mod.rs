@@ -6,7 +6,7 @@
 //! screen, so what each costs is a ratio of neighbours. Figures are medians over runs. Each size is measured on both test pictures: the colour bars, and the
 //! scene, whose encode time, bitrate and quality are those of a camera's view.
 
-use crate::camera::pattern::Picture;
+use crate::config::Picture;
 use crate::config::VideoOutput;
 use crate::display::{
     self,

@@ -4,7 +4,7 @@
 //! ([`PixelFormat::PREFERENCE`]); then the frame interval closest to the wished rate. The
 //! driver may still grant something else: the adapter reads back what it got.
 
-use super::convert::PixelFormat;
+use crate::media::pixel::PixelFormat;
 
 /// The sizes a camera offers for one format (`VIDIOC_ENUM_FRAMESIZES`).
 #[derive(Clone, Debug, PartialEq)]

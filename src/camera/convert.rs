@@ -1,50 +1,11 @@
-//! Camera pixel formats and their conversion to the I420 the encoder takes.
+//! Camera pixel formats' conversion to the I420 the encoder takes.
 
 use crate::media::frame::Frame;
+use crate::media::pixel::PixelFormat;
 use yuvutils_rs::{
     BufferStoreMut, YuvConversionMode, YuvPackedImage, YuvPlanarImageMut, YuvRange,
     YuvStandardMatrix,
 };
-
-/// The formats camloop reads, in the order `format = "auto"` prefers them: the planar ones
-/// cost least to convert, MJPEG most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PixelFormat {
-    Nv12,
-    Yu12,
-    Yuyv,
-    Uyvy,
-    Mjpeg,
-}
-
-impl PixelFormat {
-    pub const PREFERENCE: [PixelFormat; 5] = [
-        PixelFormat::Nv12,
-        PixelFormat::Yu12,
-        PixelFormat::Yuyv,
-        PixelFormat::Uyvy,
-        PixelFormat::Mjpeg,
-    ];
-
-    pub fn from_fourcc(fourcc: [u8; 4]) -> Option<PixelFormat> {
-        Self::PREFERENCE.into_iter().find(|f| f.fourcc() == fourcc)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PixelFormat::Nv12 => "NV12",
-            PixelFormat::Yu12 => "YU12",
-            PixelFormat::Yuyv => "YUYV",
-            PixelFormat::Uyvy => "UYVY",
-            PixelFormat::Mjpeg => "MJPG",
-        }
-    }
-
-    pub fn fourcc(self) -> [u8; 4] {
-        let name = self.name().as_bytes();
-        [name[0], name[1], name[2], name[3]]
-    }
-}
 
 /// Why one captured buffer could not be converted; the camera skips such a frame.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@
 mod scene;
 
 use super::{CameraError, VideoFormat, VideoSource};
+use crate::config::Picture;
 use crate::media::frame::Frame;
 use scene::Scene;
 use std::sync::Arc;
@@ -35,25 +36,6 @@ const BARS: [(u8, u8, u8); 8] = [
     (41, 240, 110),
     (16, 128, 128),
 ];
-
-/// `[camera] pattern`: which picture the test-pattern camera draws.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Picture {
-    Bars,
-    Scene,
-}
-
-impl Picture {
-    pub const NAMES: [(&'static str, Picture); 2] =
-        [("bars", Picture::Bars), ("scene", Picture::Scene)];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Picture::Bars => "bars",
-            Picture::Scene => "scene",
-        }
-    }
-}
 
 /// The picture of every frame id at one size. Cheap to clone: a scene's texture is shared.
 #[derive(Clone, Debug)]

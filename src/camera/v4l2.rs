@@ -3,10 +3,11 @@
 //! granted read back, each buffer converted to I420 ([`super::convert`]).
 
 use super::choose::{self, Intervals, Offer, Sizes};
-use super::convert::{self, Layout, PixelFormat};
+use super::convert::{self, Layout};
 use super::{CameraError, VideoFormat, VideoSource};
 use crate::config::CameraConfig;
 use crate::media::frame::Frame;
+use crate::media::pixel::PixelFormat;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 
 pub mod debounce;
 
-use crate::buttons::{Button, ButtonHandle};
+use crate::call::Button;
 use crate::config::{GpioButtons, LedConfig, LineRef};
 use crate::list_or_none;
 use debounce::Debouncer;
@@ -254,8 +254,10 @@ pub fn open_buttons(config: &GpioButtons) -> Result<GpioButtonLines, GpioError> 
 }
 
 impl GpioButtonLines {
-    /// Waits for edges, debounces them and hands each press to `handle`, until it is closed.
-    pub async fn run(mut self, handle: ButtonHandle) {
+    /// Waits for edges, debounces them and hands each press to `press`, until `closed`
+    /// completes (whoever took the presses has gone).
+    pub async fn run(mut self, press: impl Fn(Button), closed: impl Future<Output = ()>) {
+        let mut closed = std::pin::pin!(closed);
         let mut debouncers: Vec<Debouncer> = self
             .lines
             .iter()
@@ -274,7 +276,7 @@ impl GpioButtonLines {
             let first = tokio::select! {
                 (edge, index, _) = edges => Some((index, edge)),
                 () = sleep_until(due) => None,
-                () = handle.closed() => return,
+                () = &mut closed => return,
             };
             // Every edge the kernel has queued goes in before any deadline is judged, so a
             // late wake-up cannot take a release it has not read yet for a held press.
@@ -301,7 +303,7 @@ impl GpioButtonLines {
                         let pressed = event.event_type() == EventType::RisingEdge;
                         log::debug!("gpio {button:?} button: edge at {at:?}, pressed {pressed}");
                         if debouncers[index].edge(at, pressed) {
-                            handle.press(button);
+                            press(button);
                         }
                     }
                     Some(Err(e)) => {
@@ -314,7 +316,7 @@ impl GpioButtonLines {
             let now = monotonic_now();
             for ((button, _), debouncer) in self.lines.iter().zip(&mut debouncers) {
                 if debouncer.settled(now) {
-                    handle.press(*button);
+                    press(*button);
                 }
             }
         }

@@ -3,5 +3,6 @@
 pub mod frame;
 pub mod h264;
 pub mod opus;
+pub mod pixel;
 pub mod queue;
 pub mod reorder;

@@ -6,7 +6,7 @@
 
 use crate::system::{install, is_root, output, run, run_with, text};
 use crate::yocto::INC;
-use crate::yocto_check::{PINS, venv};
+use crate::yocto_tools::{PINS, venv};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

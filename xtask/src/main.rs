@@ -28,6 +28,7 @@ mod instructions;
 mod system;
 mod yocto;
 mod yocto_check;
+mod yocto_tools;
 
 use anyhow::{Context, Result, bail};
 use cross::Target;

@@ -78,6 +78,11 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// A second SIGINT or SIGTERM: the process ends now, whatever the daemon is doing.
+fn exit_at_once() {
+    std::process::exit(1);
+}
+
 /// Exit code for configuration and usage errors.
 const USAGE: u8 = 2;
 
@@ -280,7 +285,7 @@ async fn run(
         Err(e) => return fail(1, e),
     };
     let daemon = daemon::spawn(config.clone());
-    signals.forward(daemon.inputs.clone(), reload);
+    signals.forward(daemon.inputs.clone(), reload, exit_at_once);
     let _server = match control::serve(&config.control_socket, &daemon, config.debug_commands) {
         Ok(server) => server,
         Err(e) => {

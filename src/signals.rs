@@ -31,12 +31,14 @@ impl Blocked {
     }
 
     /// Takes the signals on their own thread from now on: SIGINT or SIGTERM shuts the daemon
-    /// down (a second one ends camloop at once), SIGHUP reads the configuration again with
-    /// `reload` and hands it over; a bad one is logged and the one in use kept.
+    /// down (a second one calls `exit_at_once`, for a daemon that does not stop), SIGHUP reads
+    /// the configuration again with `reload` and hands it over; a bad one is logged and the one
+    /// in use kept.
     pub fn forward(
         self,
         inputs: UnboundedSender<Input>,
         reload: impl Fn() -> Result<Config, ConfigError> + Send + 'static,
+        exit_at_once: impl Fn() + Send + 'static,
     ) {
         let set = self.0;
         let spawned = std::thread::Builder::new()
@@ -55,7 +57,8 @@ impl Blocked {
                         },
                         _ if stopping => {
                             log::warn!("{signal} again while stopping: exiting at once");
-                            std::process::exit(1);
+                            exit_at_once();
+                            continue;
                         }
                         _ => {
                             stopping = true;

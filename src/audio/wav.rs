@@ -1,5 +1,9 @@
 //! The WAV file speaker: 16-bit PCM, 48 kHz mono. The header is brought up to date about once a
 //! second while the file grows, so a crash loses at most the last second.
+//!
+//! Written here rather than with `hound`: its 3.5 writer counts the data in a u32 that wraps
+//! (a panic in a debug build) past 4 GiB, which camloop reaches after 12 h 25 min of a call.
+//! This one stops at the format's limit and says so; the call goes on.
 
 use super::{AudioError, AudioSink};
 use crate::fault::FaultKind;
@@ -10,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const HEADER_EVERY: Duration = Duration::from_secs(1);
+/// The most sound a WAV file can hold: its sizes are 32-bit, and the RIFF size counts the
+/// header's 36 bytes too.
+const MAX_DATA_BYTES: u32 = u32::MAX - 36;
 
 pub struct WavSink {
     path: PathBuf,
@@ -74,9 +81,21 @@ impl WavSink {
 
 impl AudioSink for WavSink {
     fn write(&mut self, samples: &[i16]) -> Result<(), AudioError> {
-        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let room = (MAX_DATA_BYTES - self.data_bytes) as usize / 2;
+        if room == 0 {
+            return Ok(());
+        }
+        let kept = &samples[..samples.len().min(room)];
+        let bytes: Vec<u8> = kept.iter().flat_map(|s| s.to_le_bytes()).collect();
         self.out.write_all(&bytes).map_err(|e| self.io_error(e))?;
         self.data_bytes += bytes.len() as u32;
+        if kept.len() < samples.len() {
+            log::warn!(
+                "{}: a WAV file holds at most 4 GiB; the rest of the call's sound is not recorded",
+                self.path.display()
+            );
+            return self.update_header().map_err(|e| self.io_error(e));
+        }
         if self.header_written.elapsed() >= HEADER_EVERY {
             self.update_header().map_err(|e| self.io_error(e))?;
         }
@@ -117,6 +136,30 @@ mod tests {
         assert_eq!(read_samples(&path).unwrap(), [1, -2, 3, i16::MAX]);
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 8);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_full_file_keeps_its_sizes_at_the_limit_and_takes_no_more() {
+        let path =
+            std::env::temp_dir().join(format!("camloop-wav-full-{}.wav", std::process::id()));
+        let mut sink = WavSink::create(&path).unwrap();
+        // As after 12 h 25 min of sound: four bytes, two samples, of room left.
+        sink.data_bytes = MAX_DATA_BYTES - 4;
+        sink.write(&[1, 2, 3]).unwrap();
+        assert_eq!(sink.data_bytes, MAX_DATA_BYTES, "two of three samples kept");
+        sink.write(&[4]).unwrap();
+        assert_eq!(sink.data_bytes, MAX_DATA_BYTES, "nothing past the limit");
+        sink.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+        let data = u32::from_le_bytes(bytes[40..44].try_into().unwrap());
+        assert_eq!((riff, data), (u32::MAX, MAX_DATA_BYTES), "no size wrapped");
+        assert_eq!(
+            bytes.len(),
+            44 + 4,
+            "only the samples that fit were written"
+        );
         std::fs::remove_file(path).unwrap();
     }
 

@@ -32,7 +32,7 @@ pub(super) async fn run(
     init_logging(config.log_level);
     trace::start();
     let mut daemon = daemon::spawn(config.clone());
-    signals.forward(daemon.inputs.clone(), reload);
+    signals.forward(daemon.inputs.clone(), reload, super::exit_at_once);
     let interactive = config.buttons == ButtonSource::Keyboard;
     let script = if interactive {
         println!("Keys: c = Call, h = Hangup, q = quit");

@@ -3,12 +3,16 @@
 //! signals all send it [`Input`]s; it feeds them to [`Call`] and carries out the commands.
 
 mod handle;
+mod media;
 mod reload;
+#[cfg(test)]
+mod tests;
 
 pub use handle::{DaemonHandle, Status, ask_status};
+pub use media::{Devices, Media, Session};
 
 use crate::call::{Call, Command, Event, LedPattern, State};
-use crate::capture::{LocalStream, MediaError};
+use crate::capture::MediaError;
 use crate::config::Config;
 use crate::display::{
     self,
@@ -17,7 +21,7 @@ use crate::display::{
 };
 use crate::fault::Fault;
 use crate::rtc::PeerNote;
-use crate::session::{CallSession, SessionError, SessionNote};
+use crate::session::{SessionError, SessionNote};
 use crate::stats::CallReport;
 use crate::trace;
 use std::sync::Arc;
@@ -38,8 +42,7 @@ pub enum Input {
     /// Calls are numbered; notes from a call that has ended are stale and ignored.
     Peer(u64, PeerNote),
     Session(u64, SessionNote),
-    /// Media opens are numbered too: an open or a failure from a stream since replaced is stale.
-    MediaOpened(u64, Result<LocalStream, MediaError>),
+    /// Media opens are numbered too: a failure from a stream since replaced is stale.
     MediaLost(u64, MediaError),
     /// `debug-stall`: the owner task stops answering, as a hung one would.
     Stall,
@@ -53,10 +56,18 @@ pub fn spawn(config: Config) -> DaemonHandle {
 
 /// Starts the owner task with a screen of the caller's (the bench's, in memory).
 pub fn spawn_with_screen(config: Config, screen: Option<Screen>) -> DaemonHandle {
+    spawn_with(config, screen, Devices)
+}
+
+/// Starts the owner task with the devices and connections `media` makes.
+fn spawn_with<M: Media>(config: Config, screen: Option<Screen>, media: M) -> DaemonHandle {
     let (inputs, rx) = unbounded_channel();
+    let (opened_tx, opened) = unbounded_channel();
     let (state_tx, state) = watch::channel(State::Starting);
     let (led_tx, led) = watch::channel(State::Starting.led());
     let daemon = Daemon {
+        media: Arc::new(media),
+        opened: opened_tx,
         screen,
         figures: None,
         config,
@@ -73,7 +84,7 @@ pub fn spawn_with_screen(config: Config, screen: Option<Screen>) -> DaemonHandle
         last_error: None,
         next_summary: Instant::now(),
     };
-    let done = tokio::spawn(daemon.run(rx));
+    let done = tokio::spawn(daemon.run(rx, opened));
     DaemonHandle {
         inputs,
         state,
@@ -82,7 +93,13 @@ pub fn spawn_with_screen(config: Config, screen: Option<Screen>) -> DaemonHandle
     }
 }
 
-struct Daemon {
+/// A media open's result, numbered like the opens.
+type Opened<M> = (u64, Result<<M as Media>::Local, MediaError>);
+
+struct Daemon<M: Media> {
+    media: Arc<M>,
+    /// Where media opens, on their blocking threads, hand back what they opened.
+    opened: UnboundedSender<Opened<M>>,
     config: Config,
     /// The board's screen, if `[output] video` names one camloop could have.
     screen: Option<Screen>,
@@ -91,10 +108,10 @@ struct Daemon {
     inputs: UnboundedSender<Input>,
     state: watch::Sender<State>,
     led: watch::Sender<LedPattern>,
-    local: Option<LocalStream>,
+    local: Option<M::Local>,
     /// Media opens started since start; the newest is the one that counts.
     media_opens: u64,
-    session: Option<CallSession>,
+    session: Option<M::Session>,
     /// Where the current call's report goes: the path configured when it started.
     report_path: Option<std::path::PathBuf>,
     /// Calls started since start.
@@ -108,8 +125,12 @@ struct Daemon {
     next_summary: Instant,
 }
 
-impl Daemon {
-    async fn run(mut self, mut rx: UnboundedReceiver<Input>) -> Option<CallReport> {
+impl<M: Media> Daemon<M> {
+    async fn run(
+        mut self,
+        mut rx: UnboundedReceiver<Input>,
+        mut opened: UnboundedReceiver<Opened<M>>,
+    ) -> Option<CallReport> {
         let started = trace::start();
         let (mut call, commands) =
             Call::start(self.config.call.connect_timeout, self.config.camera.retry);
@@ -120,6 +141,10 @@ impl Daemon {
             let wake = deadline.into_iter().chain(summary_due).min();
             let input = tokio::select! {
                 input = rx.recv() => input,
+                Some((n, result)) = opened.recv() => match self.media_opened(n, result) {
+                    Some(event) => Some(Input::Event(event)),
+                    None => continue,
+                },
                 () = sleep_until(wake) => Some(Input::Event(Event::Tick)),
             };
             let Some(input) = input else { break };
@@ -140,21 +165,10 @@ impl Daemon {
                     Some(event) => event,
                     None => continue,
                 },
-                Input::MediaOpened(n, opened) if n == self.media_opens => match opened {
-                    Ok(local) => {
-                        self.local = Some(local);
-                        Event::MediaReady
-                    }
-                    Err(why) => Event::MediaFailed(why.fault()),
-                },
                 Input::MediaLost(n, why) if n == self.media_opens => {
                     Event::MediaFailed(why.fault())
                 }
-                Input::MediaOpened(_, Ok(stale)) => {
-                    tokio::task::spawn_blocking(move || stale.close());
-                    continue;
-                }
-                Input::MediaOpened(..) | Input::MediaLost(..) => continue,
+                Input::MediaLost(..) => continue,
                 Input::Peer(n, note) if n == self.connections => match self.peer_note(note) {
                     Some(event) => event,
                     None => continue,
@@ -191,9 +205,27 @@ impl Daemon {
             }
         }
         if let Some(local) = self.local.take() {
-            let _ = tokio::task::spawn_blocking(move || local.close()).await;
+            let media = self.media.clone();
+            let _ = tokio::task::spawn_blocking(move || media.close_local(local)).await;
         }
         self.last_report
+    }
+
+    /// The newest open's result is the local stream; an older one's is closed unused.
+    fn media_opened(&mut self, n: u64, result: Result<M::Local, MediaError>) -> Option<Event> {
+        match result {
+            Ok(local) if n == self.media_opens => {
+                self.local = Some(local);
+                Some(Event::MediaReady)
+            }
+            Err(why) if n == self.media_opens => Some(Event::MediaFailed(why.fault())),
+            Ok(stale) => {
+                let media = self.media.clone();
+                tokio::task::spawn_blocking(move || media.close_local(stale));
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     fn show_status(&mut self, state: State) {
@@ -276,22 +308,21 @@ impl Daemon {
         let n = self.media_opens;
         let old = self.local.take();
         let config = self.config.clone();
-        let inputs = self.inputs.clone();
+        let lost = self.inputs.clone();
+        let opened = self.opened.clone();
+        let media = self.media.clone();
         let screen = self.screen.as_ref().map(Screen::feed);
         tokio::task::spawn_blocking(move || {
             if let Some(old) = old {
-                old.close();
+                media.close_local(old);
             }
-            let lost = inputs.clone();
             let on_failure = Arc::new(move |why: MediaError| {
                 let _ = lost.send(Input::MediaLost(n, why));
             });
-            let opened = LocalStream::open(&config, on_failure, screen);
+            let result = media.open_local(&config, on_failure, screen);
             // The daemon has exited: nobody will close this stream but us.
-            if let Err(SendError(Input::MediaOpened(_, Ok(orphan)))) =
-                inputs.send(Input::MediaOpened(n, opened))
-            {
-                orphan.close();
+            if let Err(SendError((_, Ok(orphan)))) = opened.send((n, result)) {
+                media.close_local(orphan);
             }
         });
     }
@@ -322,7 +353,10 @@ impl Daemon {
             let _ = inputs.send(Input::Session(n, note));
         });
         let screen = self.screen.as_ref().map(Screen::feed);
-        match CallSession::start(&self.config, local, notes_tx, notify, screen.as_ref()).await {
+        let started = (self.media)
+            .start_session(&self.config, local, notes_tx, notify, screen.as_ref())
+            .await;
+        match started {
             Ok(session) => {
                 self.session = Some(session);
                 self.report_path = self.config.stats.report.clone();

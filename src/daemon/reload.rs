@@ -1,11 +1,11 @@
 //! SIGHUP: a new configuration taken by the running daemon.
 
-use super::Daemon;
+use super::{Daemon, Media};
 use crate::call::{Call, Event};
 use crate::config::{Config, VideoOutput};
 use crate::trace;
 
-impl Daemon {
+impl<M: Media> Daemon<M> {
     /// Takes a new configuration: the call's timeouts and the next call's encoder, outputs and
     /// report at once, the camera and microphone through the state machine. What was opened at
     /// start (buttons, LED, control socket, log level) stays until camloop restarts.

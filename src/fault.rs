@@ -21,8 +21,8 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// The kind of a failed system call: an error that says the request itself is wrong (a
-    /// permission, an argument the device rejects, a node that is not that kind of device)
-    /// needs a change; anything else may pass.
+    /// permission, an argument the device rejects, a node that is not that kind of device, a
+    /// request the system does not implement) needs a change; anything else may pass.
     pub fn of_errno(errno: i32) -> FaultKind {
         match errno {
             libc::EACCES
@@ -30,6 +30,7 @@ impl FaultKind {
             | libc::EROFS
             | libc::EINVAL
             | libc::ENOTTY
+            | libc::ENOSYS
             | libc::EOPNOTSUPP
             | libc::EISDIR
             | libc::ENOTDIR
@@ -86,7 +87,13 @@ mod tests {
 
     #[test]
     fn a_request_the_system_refuses_needs_a_change_and_a_missing_or_busy_device_may_pass() {
-        for errno in [libc::EACCES, libc::EPERM, libc::EINVAL, libc::ENOTTY] {
+        for errno in [
+            libc::EACCES,
+            libc::EPERM,
+            libc::EINVAL,
+            libc::ENOTTY,
+            libc::ENOSYS,
+        ] {
             assert_eq!(
                 FaultKind::of_errno(errno),
                 FaultKind::NeedsChange,

@@ -229,7 +229,8 @@ fn sighup_rereads_the_config_for_the_next_call_and_keeps_the_old_one_when_it_is_
 #[test]
 fn a_device_that_is_no_camera_waits_for_a_fixed_configuration_and_sighup_reopens_it() {
     let dir = out_dir("needs-change");
-    // /dev/null opens, and refuses every V4L2 request (ENOTTY): a setting to fix.
+    // /dev/null opens, and refuses every V4L2 request (ENOTTY; ENOSYS under qemu-user, which
+    // does not pass on ioctls it does not know): a setting to fix.
     write_config(
         &dir,
         "source = \"v4l2\"\ndevice = \"/dev/null\"\nretry_s = 1",

@@ -82,6 +82,10 @@ fn errors_name_the_key_the_value_and_what_is_allowed() {
         error("[audio]\nenabled = 1\n"),
         "config error: audio.enabled = 1: expected true or false"
     );
+    assert_eq!(
+        error("[audio]\ncapture = \"hw:0\\u0000,0\"\n"),
+        "config error: audio.capture = \"hw:0\\u0000,0\": expected a string without control characters"
+    );
 }
 
 #[test]

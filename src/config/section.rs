@@ -101,6 +101,11 @@ impl<'a> Section<'a> {
     pub(super) fn string(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
+            // A device name or path with a NUL cannot reach the system (ALSA's open panics on
+            // one); no other control character belongs in one either.
+            Some(value @ toml::Value::String(s)) if s.contains(char::is_control) => {
+                Err(self.invalid(key, value, "a string without control characters"))
+            }
             Some(toml::Value::String(s)) => Ok(Some(s)),
             Some(value) => Err(self.invalid(key, value, "a string")),
         }

@@ -61,6 +61,9 @@ pub enum MediaError {
     Camera(#[from] CameraError),
     #[error(transparent)]
     Microphone(#[from] AudioError),
+    /// A library camloop opens the devices with panicked: camloop's fault to report.
+    #[error("opening the camera and microphone failed inside a library: {0}")]
+    Panicked(String),
 }
 
 impl MediaError {
@@ -68,6 +71,7 @@ impl MediaError {
         match self {
             MediaError::Camera(e) => e.fault(),
             MediaError::Microphone(e) => e.fault(),
+            MediaError::Panicked(_) => Fault::internal(self),
         }
     }
 }

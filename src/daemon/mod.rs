@@ -319,7 +319,10 @@ impl<M: Media> Daemon<M> {
             let on_failure = Arc::new(move |why: MediaError| {
                 let _ = lost.send(Input::MediaLost(n, why));
             });
-            let result = media.open_local(&config, on_failure, screen);
+            // A panic in a device library must not leave camloop starting for ever.
+            let open = || media.open_local(&config, on_failure, screen);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open))
+                .unwrap_or_else(|panic| Err(MediaError::Panicked(panic_message(&*panic))));
             // The daemon has exited: nobody will close this stream but us.
             if let Err(SendError((_, Ok(orphan)))) = opened.send((n, result)) {
                 media.close_local(orphan);
@@ -410,6 +413,15 @@ async fn write_report(path: std::path::PathBuf, report: &CallReport) -> Result<(
             REPORT_DEADLINE.as_secs()
         )),
     }
+}
+
+/// What a panic said, where it said it as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 async fn sleep_until(at: Option<Instant>) {

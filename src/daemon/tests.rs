@@ -19,6 +19,8 @@ type Log = Arc<Mutex<Vec<&'static str>>>;
 struct Fake {
     /// What each media open gives, in turn; once none is left, opens succeed.
     opens: Mutex<VecDeque<Result<(), MediaError>>>,
+    /// The first media open panics, as a device library may.
+    open_panics: bool,
     /// What each session start gives, in turn; once none is left, sessions start.
     starts: Mutex<VecDeque<Result<(), SessionError>>>,
     log: Log,
@@ -31,7 +33,12 @@ impl Media for Fake {
     type Session = FakeSession;
 
     fn open_local(&self, _: &Config, _: OnFailure, _: Option<Feed>) -> Result<(), MediaError> {
-        self.log.lock().unwrap().push("open media");
+        let opens = {
+            let mut log = self.log.lock().unwrap();
+            log.push("open media");
+            log.iter().filter(|l| **l == "open media").count()
+        };
+        assert!(!(self.open_panics && opens == 1), "a CString with a NUL");
         self.opens.lock().unwrap().pop_front().unwrap_or(Ok(()))
     }
 
@@ -182,4 +189,22 @@ async fn a_call_whose_outputs_cannot_open_ends_in_error_with_the_reason() {
     daemon.press(Event::CallPressed);
     send(&daemon, Input::Session(2, SessionNote::FirstRemoteFrame));
     reach(&mut daemon, State::Connected).await;
+}
+
+#[tokio::test]
+async fn a_panic_while_opening_the_media_is_an_internal_fault_not_a_start_for_ever() {
+    let fake = Fake {
+        open_panics: true,
+        ..Fake::default()
+    };
+    let (mut daemon, log) = daemon(fake);
+    let status = reach(&mut daemon, State::Error(Failure::Media)).await;
+    let why = status.last_error.unwrap();
+    assert!(
+        why.contains("a CString with a NUL") && why.contains("an internal fault, not retried"),
+        "{why}"
+    );
+    daemon.press(Event::CallPressed);
+    reach(&mut daemon, State::Ready).await;
+    assert_eq!(*log.lock().unwrap(), ["open media", "open media"]);
 }

@@ -146,3 +146,68 @@ pub fn lower_thread_priority() -> std::io::Result<()> {
         _ => Err(std::io::Error::last_os_error()),
     }
 }
+
+/// What VIDIOC_QUERYCAP says of a V4L2 node, its names read leniently: v4l 0.14's own
+/// `query_caps` unwraps them as UTF-8 and panics on a name a driver cut inside a character.
+#[derive(Debug)]
+pub struct VideoCapabilities {
+    pub driver: String,
+    pub card: String,
+    /// A video capture node (not metadata, output or a codec).
+    pub capture: bool,
+    /// It can stream buffers (mmap).
+    pub streaming: bool,
+}
+
+pub fn video_capabilities(device: &v4l::Device) -> std::io::Result<VideoCapabilities> {
+    use v4l::v4l_sys::v4l2_capability;
+    // SAFETY: all zeroes is a valid v4l2_capability: integers and byte arrays only.
+    let mut caps: v4l2_capability = unsafe { std::mem::zeroed() };
+    // SAFETY: VIDIOC_QUERYCAP fills the struct it is given, laid out by the kernel's own
+    // header (v4l2-sys), on a descriptor the device holds open.
+    unsafe {
+        v4l::v4l2::ioctl(
+            device.handle().fd(),
+            v4l::v4l2::vidioc::VIDIOC_QUERYCAP,
+            std::ptr::from_mut(&mut caps).cast(),
+        )?;
+    }
+    // The node's own capabilities where the driver gives them (every driver since Linux 3.4),
+    // else the whole device's.
+    let node = if caps.capabilities & V4L2_CAP_DEVICE_CAPS != 0 {
+        caps.device_caps
+    } else {
+        caps.capabilities
+    };
+    Ok(VideoCapabilities {
+        driver: c_name(&caps.driver),
+        card: c_name(&caps.card),
+        capture: node & V4L2_CAP_VIDEO_CAPTURE != 0,
+        streaming: node & V4L2_CAP_STREAMING != 0,
+    })
+}
+
+const V4L2_CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
+const V4L2_CAP_STREAMING: u32 = 0x0400_0000;
+const V4L2_CAP_DEVICE_CAPS: u32 = 0x8000_0000;
+
+/// A fixed-size, NUL-padded name, whatever bytes the driver put in it.
+fn c_name(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::c_name;
+
+    #[test]
+    fn a_name_cut_inside_a_character_is_read_not_panicked_on() {
+        // "Caméra" cut after the first byte of "é", as a 32-byte field can cut a long name.
+        let mut field = [0u8; 32];
+        field[..4].copy_from_slice(b"Cam\xc3");
+        assert_eq!(c_name(&field), "Cam\u{FFFD}");
+        assert_eq!(c_name(b"vivid\0\0\0"), "vivid");
+        assert_eq!(c_name(&[b'x'; 4]), "xxxx", "no NUL at all");
+    }
+}

@@ -9,7 +9,8 @@
 #   2. a call on vivid + snd-aloop with a 1 kHz tone played in and recorded at the far end, the
 #      screen (virtio-gpu through DRM) dumped by the host during the call and after Hangup;
 #   3. vivid unbound mid-call: Error naming the camera; rebound: Ready; Call connects again;
-#   4. a sound card that is not there: a clear error; 5. audio disabled: a video-only call;
+#   4. a sound card that is not there: a clear error; 4b. the speaker held by another
+#      program: an error at once, a call once it is free; 5. audio disabled: a video-only call;
 #   6. camloop killed mid-call, the LED lit: `camloop led-off` turns it off.
 . /helpers.sh
 RETRY_S=2
@@ -136,6 +137,25 @@ wait_state error 20
 error_names "hw:CARD=Missing"
 mark "sound-missing $(last_error)"
 quit_camloop no-card-exit
+
+# 4b. The speaker held by another program: Call ends in Error naming it at once (the kernel's
+# blocking open would wait for the holder to let go, and camloop with it); let go, Call connects.
+aplay -q -D hw:Loopback,0,1 -f S16_LE -r 48000 -c 1 /dev/zero &
+holder=$!
+start_camloop /mnt/speaker-busy.log --config /mnt/camloop.toml
+wait_state ready 20
+busy=$(now)
+ctl call > /dev/null
+wait_state error 10
+error_names "hw:Loopback,0,1"
+mark "speaker-busy-error-after $(since "$busy") $(last_error)"
+kill "$holder"
+wait "$holder"
+ctl call > /dev/null
+wait_state connected 30
+ctl hangup > /dev/null
+wait_state ready 20
+quit_camloop speaker-busy-exit
 
 # 5. Audio disabled: the call is video only.
 awk '{ print } /^\[audio\]/ { print "enabled = false" }' /mnt/camloop.toml > /tmp/video-only.toml

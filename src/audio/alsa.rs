@@ -20,6 +20,8 @@ const CAPTURE_WAIT_MS: u32 = 100;
 /// A microphone that delivers nothing this long has stopped answering (unplugged, its driver
 /// wedged): a transient fault, so the media is opened again.
 const CAPTURE_STALL: Duration = Duration::from_secs(2);
+/// A speaker with no room for this long has stopped taking sound.
+const PLAYBACK_STALL_MS: u32 = 1000;
 /// The speaker's buffer: at most 60 ms between decoding and sound.
 const PLAYBACK_BUFFER_US: u32 = 60_000;
 
@@ -75,7 +77,10 @@ fn device_error(device: &str, what: &str, e: alsa::Error) -> AudioError {
 /// Opens `device` for S16_LE 48 kHz, mono if it can, else stereo; returns the channel count.
 fn open(device: &str, direction: Direction, buffer: Buffer) -> Result<(PCM, usize), AudioError> {
     let err = |what| move |e| device_error(device, what, e);
-    let pcm = PCM::new(device, direction, false).map_err(err("open"))?;
+    // Non-blocking: the kernel's blocking open of a device another program holds waits until
+    // that program lets go, which could be never; this one says EBUSY at once. Reads and
+    // writes then wait for their device with deadlines of their own.
+    let pcm = PCM::new(device, direction, true).map_err(err("open"))?;
     let channels = {
         let hw = HwParams::any(&pcm).map_err(err("hardware parameters"))?;
         hw.set_access(Access::RWInterleaved)
@@ -178,10 +183,12 @@ impl AudioSource for AlsaMicrophone {
             // Waited for with a deadline, not read blind: readi on a device that stopped
             // answering would hold this thread, and the stream's close with it, for ever.
             let read = self.pcm.wait(Some(CAPTURE_WAIT_MS)).and_then(|ready| {
-                if ready {
-                    io.readi(&mut self.period).map(Some)
-                } else {
-                    Ok(None)
+                if !ready {
+                    return Ok(None);
+                }
+                match io.readi(&mut self.period) {
+                    Err(e) if e.errno() == libc::EAGAIN => Ok(None),
+                    read => read.map(Some),
                 }
             });
             match read {
@@ -267,6 +274,19 @@ impl AudioSink for AlsaSpeaker {
                 .map_err(|e| device_error(&self.device, "playback", e))?;
             match io.writei(&self.frames[offset * self.channels..]) {
                 Ok(frames) => offset += frames,
+                // The buffer is full (the PCM is non-blocking): wait for room, up to a deadline.
+                // An error of the wait (an underrun) comes back from the next write.
+                Err(e) if e.errno() == libc::EAGAIN => {
+                    if !self.pcm.wait(Some(PLAYBACK_STALL_MS)).unwrap_or(true) {
+                        return Err(AudioError::Device {
+                            device: self.device.clone(),
+                            reason: format!(
+                                "took no sound for {PLAYBACK_STALL_MS} ms; is it still connected?"
+                            ),
+                            kind: FaultKind::Transient,
+                        });
+                    }
+                }
                 // An underrun (EPIPE): pc2's audio came late; recover and go on, counted.
                 Err(e) => {
                     self.underruns.fetch_add(1, Ordering::Relaxed);
@@ -280,9 +300,19 @@ impl AudioSink for AlsaSpeaker {
     }
 
     fn finish(&mut self) -> Result<(), AudioError> {
-        self.pcm
-            .drain()
-            .map_err(|e| device_error(&self.device, "drain", e))
+        match self.pcm.drain() {
+            Ok(()) => Ok(()),
+            // Non-blocking, the drain goes on by itself: what is queued (at most the 60 ms
+            // buffer) is given its time to play before the device is closed.
+            Err(e) if e.errno() == libc::EAGAIN => {
+                let queued = self.pcm.delay().unwrap_or(0).max(0) as u64;
+                std::thread::sleep(Duration::from_micros(
+                    queued * 1_000_000 / u64::from(SAMPLE_RATE),
+                ));
+                Ok(())
+            }
+            Err(e) => Err(device_error(&self.device, "drain", e)),
+        }
     }
 }
 

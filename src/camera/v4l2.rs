@@ -8,11 +8,11 @@ use super::{CameraError, VideoFormat, VideoSource};
 use crate::config::CameraConfig;
 use crate::media::frame::Frame;
 use crate::media::pixel::PixelFormat;
+use crate::sys;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use v4l::buffer::Type;
-use v4l::capability::Flags;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::io::mmap::Stream;
@@ -50,13 +50,8 @@ impl V4l2Camera {
             move |source: io::Error| classify(&name, what, source)
         };
         let device = Device::with_path(&path).map_err(io_error("open"))?;
-        let caps = device
-            .query_caps()
-            .map_err(io_error("query capabilities"))?;
-        if !caps
-            .capabilities
-            .contains(Flags::VIDEO_CAPTURE | Flags::STREAMING)
-        {
+        let caps = sys::video_capabilities(&device).map_err(io_error("query capabilities"))?;
+        if !(caps.capture && caps.streaming) {
             return Err(CameraError::NotFound {
                 device: format!("{name} ({}, not a streaming capture device)", caps.card),
                 present: capture_devices(),
@@ -248,10 +243,8 @@ fn video_nodes() -> Vec<PathBuf> {
 
 /// The card name of a capture device, or `None` for other nodes (metadata, output, codecs).
 fn card_of(path: &Path) -> Option<String> {
-    let caps = Device::with_path(path).ok()?.query_caps().ok()?;
-    caps.capabilities
-        .contains(Flags::VIDEO_CAPTURE)
-        .then_some(caps.card)
+    let caps = sys::video_capabilities(&Device::with_path(path).ok()?).ok()?;
+    caps.capture.then_some(caps.card)
 }
 
 /// "/dev/video0 (vivid)", for errors that list what is there.

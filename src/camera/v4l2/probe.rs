@@ -1,7 +1,6 @@
 //! What `camloop probe` shows of the V4L2 cameras there are.
 
 use super::{Intervals, Offer, PixelFormat, Sizes, list_intervals, list_offers, video_nodes};
-use v4l::capability::Flags;
 use v4l::{Device, FourCC};
 
 /// A V4L2 capture device as `camloop probe` shows it.
@@ -22,8 +21,8 @@ pub fn probe() -> Vec<VideoDevice> {
         .into_iter()
         .filter_map(|path| {
             let device = Device::with_path(&path).ok()?;
-            let caps = device.query_caps().ok()?;
-            if !caps.capabilities.contains(Flags::VIDEO_CAPTURE) {
+            let caps = crate::sys::video_capabilities(&device).ok()?;
+            if !caps.capture {
                 return None;
             }
             let (readable, unreadable): (Vec<Offer>, Vec<Offer>) = list_offers(&device)

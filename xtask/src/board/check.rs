@@ -107,6 +107,10 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
         ("reconnected-after", "then Call → Connected (s)"),
         ("sound-missing", "sound card missing"),
         (
+            "speaker-busy-error-after",
+            "speaker held by another program: Call → Error (s)",
+        ),
+        (
             "video-only-connected-after",
             "audio disabled: Call → Connected (s)",
         ),
@@ -175,7 +179,7 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
             MIN_DECODED_SHARE * 100.0
         );
     }
-    for key in ["no-card-exit", "video-only-exit"] {
+    for key in ["no-card-exit", "speaker-busy-exit", "video-only-exit"] {
         if outcome.marker(key) != Some("0") {
             bail!(
                 "camloop did not exit 0 after quit ({key} {:?})",

@@ -37,6 +37,10 @@ pub enum ControlError {
     #[error("control socket {path}: the daemon answered: {answer}")]
     Refused { path: PathBuf, answer: String },
     #[error(
+        "control socket {path}: the answer is longer than {MAX_REPLY} bytes; is a camloop daemon on it?"
+    )]
+    TooLong { path: PathBuf },
+    #[error(
         "control socket {path}: no answer within {timeout:?}; the daemon on it is stuck or stopped (try again with a longer --timeout)"
     )]
     NoAnswer { path: PathBuf, timeout: Duration },
@@ -55,6 +59,10 @@ pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit", "debug-stall
 const STALL_REFUSED: &str = "debug-stall hangs the daemon, to test systemd's watchdog; it is off unless [control] debug_commands = true";
 /// The longest request line; a longer one gets an error and the connection is closed.
 pub const MAX_REQUEST: usize = 4096;
+/// The longest answer `camloop ctl` reads: a status with its call's report is a few KiB.
+pub const MAX_REPLY: usize = 1 << 20;
+/// How much of an answer that is not the daemon's an error shows.
+const SHOWN_REPLY: usize = 200;
 /// A client that sends nothing for this long is dropped.
 const IDLE: Duration = Duration::from_secs(5);
 /// Clients served at once; the next one is told so and closed.
@@ -307,25 +315,63 @@ async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
         .write_all(format!("{command}\n").as_bytes())
         .await
         .map_err(io)?;
-    let mut answer = String::new();
-    BufReader::new(stream)
-        .read_line(&mut answer)
+    // Read as bytes up to one past the bound: whatever is on the socket cannot make ctl hold
+    // more than that, and nothing it sent reaches the terminal unescaped.
+    let mut answer = Vec::new();
+    BufReader::new(stream.take(MAX_REPLY as u64 + 1))
+        .read_until(b'\n', &mut answer)
         .await
         .map_err(io)?;
-    let answer = answer.trim().to_owned();
-    if answer.is_empty() {
-        return Err(ControlError::Refused {
+    if answer.len() > MAX_REPLY {
+        return Err(ControlError::TooLong {
             path: path.to_owned(),
-            answer: "nothing (it closed the connection; did it exit?)".into(),
         });
     }
-    let refused = serde_json::from_str::<serde_json::Value>(&answer)
-        .map_or(true, |v| v.get("error").is_some());
-    if refused {
-        return Err(ControlError::Refused {
-            path: path.to_owned(),
-            answer,
-        });
+    let refused = |answer: String| ControlError::Refused {
+        path: path.to_owned(),
+        answer,
+    };
+    let text = String::from_utf8_lossy(&answer);
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(refused(
+            "nothing (it closed the connection; did it exit?)".into(),
+        ));
     }
-    Ok(answer)
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) if value.get("error").is_none() => Ok(printable_json(&value)),
+        Ok(value) => Err(refused(printable_json(&value))),
+        Err(_) => Err(refused(shown(text))),
+    }
+}
+
+/// JSON with every control character escaped, C1 and DEL included, which serde_json leaves
+/// raw in strings: a terminal may act on them.
+fn printable_json(value: &serde_json::Value) -> String {
+    escape_controls(&value.to_string())
+}
+
+/// Text that is not the daemon's, cut to `SHOWN_REPLY` characters, controls escaped.
+fn shown(text: &str) -> String {
+    let cut: String = text.chars().take(SHOWN_REPLY).collect();
+    let more = text.chars().count().saturating_sub(SHOWN_REPLY);
+    let cut = cut.escape_debug().to_string();
+    if more > 0 {
+        format!("{cut}… ({more} characters more)")
+    } else {
+        cut
+    }
+}
+
+/// Control characters as `\uXXXX`: inside a JSON string, the same string.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -338,3 +338,75 @@ fn ctl_without_a_daemon_says_what_to_check() {
     assert!(err.contains("/nonexistent/camloop.sock"), "{err}");
     assert!(err.contains("is `camloop run` running"), "{err}");
 }
+
+/// A fake daemon on a socket in `dir`: it answers the first client with `reply` (written in
+/// full, or until the client goes), then closes.
+fn fake_daemon(name: &str, reply: Vec<u8>) -> (PathBuf, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, Write};
+    let socket = common::out_dir("cli").join(name);
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut command = String::new();
+        let _ = std::io::BufReader::new(&stream).read_line(&mut command);
+        let _ = stream.write_all(&reply);
+    });
+    (socket, server)
+}
+
+fn ctl(socket: &std::path::Path) -> Output {
+    camloop(&[
+        "ctl",
+        "--socket",
+        socket.to_str().unwrap(),
+        "--timeout",
+        "30",
+        "status",
+    ])
+}
+
+#[test]
+fn ctl_refuses_a_reply_past_its_bound_at_once() {
+    // 64 MiB with no end of line: ctl stops reading at its bound (a read to the end would end
+    // at the timeout instead, saying so).
+    let (socket, server) = fake_daemon("endless.sock", vec![b'a'; 64 << 20]);
+    let output = ctl(&socket);
+    server.join().unwrap();
+    // Its beginning only, should it be the whole reply echoed.
+    let said: String = stderr(&output).chars().take(300).collect();
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("longer than"), "{said}");
+    assert!(output.stderr.len() < 1024, "the reply is not echoed whole");
+}
+
+#[test]
+fn ctl_prints_no_control_character_it_was_sent() {
+    // Not JSON, with a terminal escape: refused, the escape shown escaped.
+    let (socket, server) = fake_daemon("escape.sock", b"\x1b]0;owned\x07\n".to_vec());
+    let output = ctl(&socket);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!output.stderr.contains(&0x1b) && !output.stderr.contains(&0x07));
+    assert!(
+        stderr(&output).contains("\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        stderr(&output)
+    );
+    // JSON whose string holds C1 controls (U+009B is CSI to some terminals) and DEL: printed
+    // with them escaped, still JSON.
+    let (socket, server) = fake_daemon(
+        "c1.sock",
+        "{\"state\":\"ready\",\"last_error\":\"a\u{9b}31mb\u{7f}\"}\n".into(),
+    );
+    let output = ctl(&socket);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        !printed.trim_end().contains(char::is_control),
+        "{printed:?}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(value["last_error"], "a\u{9b}31mb\u{7f}");
+}

@@ -1,8 +1,8 @@
-//! SIGINT, SIGTERM and SIGHUP for `run` and `demo`. They are blocked from the first line of
-//! `main`, before any thread exists, so every thread inherits the mask and none of them can end
-//! camloop half-way (socket left behind, no report, a WAV with a stale header). Once the daemon
-//! runs, one thread takes them with `sigwait` and tells the owner task; one sent earlier waits
-//! in the kernel until then.
+//! SIGINT, SIGTERM, SIGQUIT and SIGHUP for `run` and `demo`. They are blocked from the first
+//! line of `main`, before any thread exists, so every thread inherits the mask and none of them
+//! can end camloop half-way (socket left behind, no report, a WAV with a stale header). Once the
+//! daemon runs, one thread takes them with `sigwait` and tells the owner task; one sent earlier
+//! waits in the kernel until then.
 
 use crate::call::Event;
 use crate::config::{Config, ConfigError};
@@ -16,7 +16,13 @@ pub struct Blocked(SigSet);
 /// Blocks the daemon's signals; call it before anything else in `main`.
 pub fn block() -> Blocked {
     let mut set = SigSet::empty();
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    // SIGQUIT's default is a core dump: for a daemon it is one more way to ask it to stop.
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+    ] {
         set.add(signal);
     }
     // Cannot fail for a valid set; if it did, the default actions would simply stay.
@@ -30,10 +36,10 @@ impl Blocked {
         let _ = self.0.thread_unblock();
     }
 
-    /// Takes the signals on their own thread from now on: SIGINT or SIGTERM shuts the daemon
-    /// down (a second one calls `exit_at_once`, for a daemon that does not stop), SIGHUP reads
-    /// the configuration again with `reload` and hands it over; a bad one is logged and the one
-    /// in use kept.
+    /// Takes the signals on their own thread from now on: SIGINT, SIGTERM or SIGQUIT shuts the
+    /// daemon down (a second one calls `exit_at_once`, for a daemon that does not stop), SIGHUP
+    /// reads the configuration again with `reload` and hands it over; a bad one is logged and
+    /// the one in use kept.
     pub fn forward(
         self,
         inputs: UnboundedSender<Input>,

@@ -1,5 +1,6 @@
-//! Signals to `camloop run` in every state: SIGTERM and SIGINT hang up, write the report and
-//! exit 0 within a second; SIGHUP reads the configuration again without dropping a call.
+//! Signals to `camloop run` in every state: SIGTERM, SIGINT and SIGQUIT hang up, write the
+//! report and exit 0 within a second; SIGHUP reads the configuration again without dropping a
+//! call.
 
 mod common;
 
@@ -57,13 +58,15 @@ fn blocked_signals(pid: u32) -> u64 {
 }
 
 #[test]
-fn sigterm_and_sigint_in_every_state_hang_up_write_the_report_and_exit_0_within_a_second() {
+fn sigterm_sigint_and_sigquit_in_every_state_hang_up_write_the_report_and_exit_0_within_a_second() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for (state, signal) in [
         ("ready", libc::SIGTERM),
         ("connecting", libc::SIGINT),
         ("connected", libc::SIGTERM),
         ("error", libc::SIGINT),
+        // What `kill -QUIT` and a terminal's Ctrl-\ send: a hangup like the others, not a core.
+        ("connected", libc::SIGQUIT),
     ] {
         let dir = out_dir(&format!("signal-{state}"));
         let _ = std::fs::remove_file(dir.join("stats.json"));

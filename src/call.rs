@@ -198,7 +198,16 @@ pub struct Call {
     handshake_done: bool,
     /// Handshakes started again since start.
     handshake_restarts: u64,
+    /// Presses of a disabled button since start.
+    ignored_presses: u64,
+    /// When an ignored press was last traced, and how many have not been since.
+    ignored_traced_at: Option<Duration>,
+    ignored_untraced: u64,
 }
+
+/// Ignored presses are traced at most once in this long: a bouncing or held button, or a
+/// script, can press thousands of times a second.
+const IGNORED_TRACE_EVERY: Duration = Duration::from_secs(1);
 
 impl Call {
     /// A new call in Starting, with the commands that open the media.
@@ -213,6 +222,9 @@ impl Call {
             handshake_by: None,
             handshake_done: false,
             handshake_restarts: 0,
+            ignored_presses: 0,
+            ignored_traced_at: None,
+            ignored_untraced: 0,
         };
         let commands = vec![
             Command::Trace("Requesting local stream".into()),
@@ -229,6 +241,33 @@ impl Call {
     /// DTLS handshakes started again because they stalled, since start.
     pub fn handshake_restarts(&self) -> u64 {
         self.handshake_restarts
+    }
+
+    /// Presses of a disabled button, since start.
+    pub fn ignored_presses(&self) -> u64 {
+        self.ignored_presses
+    }
+
+    /// Counts a press of a disabled button and traces it, at most once a second, with the
+    /// number left untraced since the last such line.
+    fn ignore(&mut self, now: Duration, button: &str, out: &mut Vec<Command>) {
+        self.ignored_presses += 1;
+        let due = self
+            .ignored_traced_at
+            .is_none_or(|at| now >= at + IGNORED_TRACE_EVERY);
+        if !due {
+            self.ignored_untraced += 1;
+            return;
+        }
+        let untraced = match std::mem::take(&mut self.ignored_untraced) {
+            0 => String::new(),
+            n => format!(" ({n} more ignored presses since the last such line)"),
+        };
+        self.ignored_traced_at = Some(now);
+        out.push(Command::Trace(format!(
+            "{button} pressed while {}: ignored{untraced}",
+            self.state.name()
+        )));
     }
 
     /// New timeouts from a reloaded configuration, for the next call and the next media retry.
@@ -313,17 +352,11 @@ impl Call {
                 self.next_state(now, &press, out)
             }
             (_, Event::CallPressed) if !self.state.call_enabled() => {
-                trace(
-                    out,
-                    format!("Call pressed while {}: ignored", self.state.name()),
-                );
+                self.ignore(now, "Call", out);
                 None
             }
             (_, Event::HangupPressed) if !self.state.hangup_enabled() => {
-                trace(
-                    out,
-                    format!("Hangup pressed while {}: ignored", self.state.name()),
-                );
+                self.ignore(now, "Hangup", out);
                 None
             }
             (State::Starting, Event::MediaReady) | (State::Error(_), Event::MediaReady) => {

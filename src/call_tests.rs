@@ -16,6 +16,9 @@ fn in_state(state: State) -> Call {
         handshake_by: None,
         handshake_done: false,
         handshake_restarts: 0,
+        ignored_presses: 0,
+        ignored_traced_at: None,
+        ignored_untraced: 0,
     }
 }
 
@@ -358,6 +361,27 @@ fn a_press_on_a_disabled_button_is_traced() {
         out,
         vec![Trace("Call pressed while starting: ignored".into())]
     );
+}
+
+#[test]
+fn a_flood_of_ignored_presses_is_counted_and_traced_at_most_once_a_second() {
+    let mut call = in_state(State::Starting);
+    let traces = |out: Vec<Command>| out.into_iter().filter(|c| matches!(c, Trace(_))).count();
+    let mut traced = 0;
+    for ms in 0..1000 {
+        traced += traces(call.handle(NOW + Duration::from_millis(ms), CallPressed));
+    }
+    assert_eq!(traced, 1, "one line for a second of presses");
+    assert_eq!(call.ignored_presses(), 1000);
+    let out = call.handle(NOW + Duration::from_secs(1), HangupPressed);
+    assert_eq!(
+        out,
+        vec![Trace(
+            "Hangup pressed while starting: ignored (999 more ignored presses since the last such line)"
+                .into()
+        )]
+    );
+    assert_eq!(call.ignored_presses(), 1001);
 }
 
 #[test]

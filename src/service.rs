@@ -126,6 +126,7 @@ mod tests {
             led: LedPattern::Off,
             calls: 0,
             handshake_restarts: 0,
+            ignored_presses: 0,
             last_error: last_error.map(String::from),
             last_call: None,
         }

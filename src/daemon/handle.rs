@@ -19,6 +19,8 @@ pub struct Status {
     pub calls: u64,
     /// DTLS handshakes that stalled and were started again on new connections, since start.
     pub handshake_restarts: u64,
+    /// Presses of a disabled button since start (traced at most once a second).
+    pub ignored_presses: u64,
     /// Why the most recent failure happened (media or call), if one did.
     pub last_error: Option<String>,
     pub last_call: Option<CallReport>,

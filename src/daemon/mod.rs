@@ -267,6 +267,7 @@ impl<M: Media> Daemon<M> {
             led: state.led(),
             calls: self.calls,
             handshake_restarts: call.handshake_restarts(),
+            ignored_presses: call.ignored_presses(),
             last_error: self.last_error.clone(),
             last_call: self.last_report.clone(),
         }

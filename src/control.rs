@@ -5,7 +5,7 @@
 
 use crate::call::Event;
 use crate::daemon::{DaemonHandle, Input};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,11 +131,7 @@ fn bind(path: &Path) -> Result<UnixListener, ControlError> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(listen_error)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
-            .map_err(listen_error)?;
-    }
+    make_folders(dir).map_err(listen_error)?;
     match std::fs::symlink_metadata(path) {
         Ok(found) if found.file_type().is_socket() => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -162,9 +158,9 @@ fn bind(path: &Path) -> Result<UnixListener, ControlError> {
         Err(e) => return Err(listen_error(e)),
     }
     // Bound under a temporary name and given its mode before it appears at `path`: at no moment
-    // does the umask's mode let others in.
-    let temporary = dir.join(format!(".{}", std::process::id()));
-    let _ = std::fs::remove_file(&temporary);
+    // does the umask's mode let others in. The name is random: one derived from the PID could
+    // be planted beforehand in a shared folder.
+    let temporary = dir.join(format!(".camloop-{:016x}.sock", rand::random::<u64>()));
     let listener = std::os::unix::net::UnixListener::bind(&temporary).map_err(listen_error)?;
     let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(SOCKET_MODE))
         .and_then(|()| std::fs::rename(&temporary, path))
@@ -174,6 +170,25 @@ fn bind(path: &Path) -> Result<UnixListener, ControlError> {
         return Err(listen_error(e));
     }
     UnixListener::from_std(listener).map_err(listen_error)
+}
+
+/// Creates `dir` and the folders missing above it, whatever the umask: the socket's own folder
+/// 0750 (its group reaches the socket), those above it 0710 (the group may pass, not list).
+fn make_folders(dir: &Path) -> std::io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o700).create(folder) {
+            // Made by someone else meanwhile: theirs, with their mode.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            made => made?,
+        }
+        let mode = if folder == dir { 0o750 } else { 0o710 };
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 fn error_reply(message: &str) -> String {

@@ -8,7 +8,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A new, empty file at `path`, in place at once (a recording that grows while it is read).
 pub fn create(path: &Path) -> std::io::Result<File> {
@@ -59,7 +58,6 @@ pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<String> {
 }
 
 fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {
-    static COUNT: AtomicU64 = AtomicU64::new(0);
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(std::io::Error::other(
             "it is a symbolic link, and camloop does not write through links: give the real path",
@@ -68,11 +66,11 @@ fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    // Random, so that nobody can plant a file at the name beforehand.
     let temporary = path.with_file_name(format!(
-        ".{}.{}.{}",
+        ".{}.{:016x}",
         name.to_string_lossy(),
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
+        rand::random::<u64>()
     ));
     let file = OpenOptions::new()
         .write(true)

@@ -257,6 +257,37 @@ fn the_socket_is_0660_whatever_the_umask_and_a_file_at_its_path_is_left_alone() 
 }
 
 #[test]
+fn folders_camloop_makes_for_its_socket_are_private_whatever_the_umask() {
+    let dir = out_dir("private");
+    let _ = std::fs::remove_dir_all(dir.join("run"));
+    let socket = dir.join("run/camloop/control.sock");
+    common::write_config(&dir, "", "");
+    let config = dir.join("camloop.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        &*dir.join("control.sock").to_string_lossy(),
+        &socket.to_string_lossy(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (child, _) = common::spawn_daemon(&dir, |command| {
+        // SAFETY: umask(2) is async-signal-safe; it runs in the child before exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            })
+        };
+    });
+    common::wait_for_socket(&socket);
+    wait_for_state(&socket, "ready", READY);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    // Above the socket's folder: its group may pass, not list; the socket's own folder: read.
+    assert_eq!(mode(&dir.join("run")), 0o710, "under umask 000");
+    assert_eq!(mode(&dir.join("run/camloop")), 0o750, "under umask 000");
+    quit(child, &socket);
+}
+
+#[test]
 fn ctl_gives_up_on_a_daemon_that_does_not_answer_and_names_its_socket() {
     let dir = out_dir("mute");
     let socket = dir.join("mute.sock");

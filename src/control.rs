@@ -5,7 +5,7 @@
 
 use crate::call::Event;
 use crate::daemon::{DaemonHandle, Input};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +48,10 @@ pub enum ControlError {
         "control socket {path}: another camloop is running on it; stop it or set another [control] socket"
     )]
     InUse { path: PathBuf },
+    #[error(
+        "control socket {path}: a socket of user {owner} that nothing answers on is there; camloop replaces only its own user's: remove it or set another [control] socket"
+    )]
+    NotOurs { path: PathBuf, owner: u32 },
     #[error(
         "control socket {path}: {found} is there, not a socket; camloop does not remove it: move it away or set another [control] socket"
     )]
@@ -139,7 +143,14 @@ fn bind(path: &Path) -> Result<UnixListener, ControlError> {
                     path: path.to_owned(),
                 });
             }
-            // Left by a daemon that died.
+            // Left by a daemon that died; only one of this user's is camloop's to replace.
+            let owner = found.uid();
+            if owner != crate::sys::effective_uid() {
+                return Err(ControlError::NotOurs {
+                    path: path.to_owned(),
+                    owner,
+                });
+            }
             std::fs::remove_file(path).map_err(listen_error)?;
         }
         Ok(found) => {

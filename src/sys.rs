@@ -137,6 +137,12 @@ pub fn set_console_graphics(tty: BorrowedFd, graphics: bool) -> std::io::Result<
     }
 }
 
+/// The user this process acts as.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Gives the calling thread the lowest scheduling priority (nice 19).
 pub fn lower_thread_priority() -> std::io::Result<()> {
     let thread = nix::unistd::gettid().as_raw() as libc::id_t;

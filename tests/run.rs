@@ -288,6 +288,43 @@ fn folders_camloop_makes_for_its_socket_are_private_whatever_the_umask() {
 }
 
 #[test]
+fn a_dead_socket_is_replaced_only_when_it_is_camloops_users_own() {
+    let dir = out_dir("stale");
+    let socket = dir.join("control.sock");
+    let _ = std::fs::remove_file(&socket);
+    // A socket nothing listens on: what a daemon that died leaves.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let (child, socket) = start_daemon(&dir, "");
+    // The dead socket's file is there from the start: wait for one that answers.
+    let until = Instant::now() + READY;
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < until, "the dead socket was not replaced");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_for_state(&socket, "ready", READY);
+    quit(child, &socket);
+
+    // Another user's: left alone, and said. Only root can give a socket away to test this.
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("not root: the other user's socket is not tried");
+        return;
+    }
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    std::os::unix::fs::chown(&socket, Some(65534), Some(65534)).unwrap();
+    let (mut child, _) = start_daemon(&dir, "");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log = std::fs::read_to_string(dir.join("camloop.log")).unwrap();
+    assert_eq!(exit.map(|s| s.code()), Some(Some(1)), "{log}");
+    assert!(log.contains("a socket of user 65534"), "{log}");
+    assert!(
+        std::fs::symlink_metadata(&socket).is_ok(),
+        "left where it was"
+    );
+    std::fs::remove_file(&socket).unwrap();
+}
+
+#[test]
 fn ctl_gives_up_on_a_daemon_that_does_not_answer_and_names_its_socket() {
     let dir = out_dir("mute");
     let socket = dir.join("mute.sock");

@@ -281,7 +281,7 @@ impl Config {
         let log = Section::new(table, "log", &["level"])?;
         let network = Section::new(table, "network", &["impair"])?;
 
-        Ok(Config {
+        let config = Config {
             camera: CameraConfig {
                 source: camera.choice(
                     "source",
@@ -346,7 +346,15 @@ impl Config {
             },
             buttons: buttons::button_source(&buttons)?,
             led: match led.string("chip")? {
-                None => None,
+                None => {
+                    // Keys that would be ignored without a chip are a mistake to say.
+                    if let Some(key) = ["line", "active_low"].into_iter().find(|k| led.has(k)) {
+                        return Err(ConfigError(format!(
+                            "led.{key}: needs led.chip (the LED's GPIO chip); add it, or remove [led] for no LED"
+                        )));
+                    }
+                    None
+                }
                 Some(chip) => Some(LedConfig {
                     chip: chip.to_string(),
                     line: led.required_line("line")?,
@@ -372,15 +380,46 @@ impl Config {
                 ],
             )?,
             impairment: network.parsed("impair", str::parse)?,
-        })
+        };
+        config.files_apart()?;
+        Ok(config)
+    }
+
+    /// Each file camloop writes has a path of its own: two on one path would overwrite each
+    /// other, or the socket a recording.
+    fn files_apart(&self) -> Result<(), ConfigError> {
+        let mut files: Vec<(&str, &Path)> = vec![("control.socket", &self.control_socket)];
+        if let VideoOutput::Y4m(path) = &self.output.video {
+            files.push(("output.video", path));
+        }
+        if let AudioOutput::Wav(path) = &self.output.audio {
+            files.push(("output.audio", path));
+        }
+        if let Some(path) = &self.stats.report {
+            files.push(("stats.report", path));
+        }
+        for (i, (key, path)) in files.iter().enumerate() {
+            if let Some((other, _)) = files[i + 1..].iter().find(|(_, p)| p == path) {
+                return Err(ConfigError(format!(
+                    "{other} = {:?}: the same file as {key}; give each its own path",
+                    path.display().to_string()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
-/// The control socket's path, which must fit a Unix socket address (`sun_path`).
+/// The control socket's path, which must fit a Unix socket address (`sun_path`), and so must
+/// the temporary name beside it that it is bound under first.
 fn socket_path(control: &Section<'_>) -> Result<PathBuf, ConfigError> {
     const SUN_PATH_MAX: usize = 107;
     let path = control.path("socket", "/run/camloop/control.sock")?;
-    if path.as_os_str().len() > SUN_PATH_MAX {
+    let longest = path
+        .as_os_str()
+        .len()
+        .max(crate::files::temporary_beside(&path).as_os_str().len());
+    if longest > SUN_PATH_MAX {
         let value = toml::Value::String(path.display().to_string());
         return Err(control.invalid(
             "socket",

@@ -269,3 +269,32 @@ fn a_network_impairment_is_read_and_a_bad_one_named() {
     );
     assert!(error("[network]\nimpair = 5\n").contains("expected a string"));
 }
+
+/// What can only fail later, when camloop runs, is caught when the file is read.
+#[test]
+fn settings_that_cannot_work_together_are_config_errors() {
+    // The socket fits, but the temporary name it is bound under first would not.
+    let socket = format!("/run/{}.sock", "s".repeat(90));
+    assert!(socket.len() <= 107);
+    assert!(
+        error(&format!("[control]\nsocket = \"{socket}\"\n"))
+            .contains("expected a path of at most 107 bytes"),
+        "{socket}"
+    );
+    assert_eq!(
+        error("[output]\naudio = \"wav:/tmp/call\"\n[stats]\nreport = \"/tmp/call\"\n"),
+        "config error: stats.report = \"/tmp/call\": the same file as output.audio; give each its own path"
+    );
+    assert_eq!(
+        error("[output]\nvideo = \"y4m:/run/camloop/control.sock\"\n"),
+        "config error: output.video = \"/run/camloop/control.sock\": the same file as control.socket; give each its own path"
+    );
+    assert_eq!(
+        error("[buttons]\nsource = \"gpio\"\nchip = \"pinctrl-bcm2711\"\ncall = 17\nhangup = 17\n"),
+        "config error: buttons.hangup: line 17 is the Call button's too; give each button a line of its own, or mode = \"toggle\" for one button"
+    );
+    assert_eq!(
+        error("[led]\nline = 22\n"),
+        "config error: led.line: needs led.chip (the LED's GPIO chip); add it, or remove [led] for no LED"
+    );
+}

@@ -171,7 +171,7 @@ fn bind(path: &Path) -> Result<UnixListener, ControlError> {
     // Bound under a temporary name and given its mode before it appears at `path`: at no moment
     // does the umask's mode let others in. The name is random: one derived from the PID could
     // be planted beforehand in a shared folder.
-    let temporary = dir.join(format!(".camloop-{:016x}.sock", rand::random::<u64>()));
+    let temporary = crate::files::temporary_beside(path);
     let listener = std::os::unix::net::UnixListener::bind(&temporary).map_err(listen_error)?;
     let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(SOCKET_MODE))
         .and_then(|()| std::fs::rename(&temporary, path))

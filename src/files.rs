@@ -57,21 +57,22 @@ pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// A new name beside `path` for what is made before it is renamed into place: hidden, and
+/// random, so that nobody can plant a file at it beforehand. Always the same length.
+pub fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{:016x}", rand::random::<u64>()))
+}
+
 fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(std::io::Error::other(
             "it is a symbolic link, and camloop does not write through links: give the real path",
         ));
     }
-    let name = path
-        .file_name()
+    path.file_name()
         .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    // Random, so that nobody can plant a file at the name beforehand.
-    let temporary = path.with_file_name(format!(
-        ".{}.{:016x}",
-        name.to_string_lossy(),
-        rand::random::<u64>()
-    ));
+    let temporary = temporary_beside(path);
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -33,12 +33,18 @@ pub(super) fn button_source(section: &Section<'_>) -> Result<ButtonSource, Confi
                 }
                 (true, None) => None,
             };
+            let call = section.required_line("call")?;
+            if hangup.as_ref() == Some(&call) {
+                return Err(ConfigError(format!(
+                    "buttons.hangup: {call} is the Call button's too; give each button a line of its own, or mode = \"toggle\" for one button"
+                )));
+            }
             ButtonSource::Gpio(GpioButtons {
                 chip: section
                     .string("chip")?
                     .ok_or_else(|| section.missing("chip", "with source = \"gpio\""))?
                     .to_string(),
-                call: section.required_line("call")?,
+                call,
                 hangup,
                 active_low: section.boolean("active_low", true)?,
                 debounce: Duration::from_millis(section.number("debounce_ms", 30, 1, 1000)?.into()),

@@ -41,6 +41,10 @@ impl<'a> Section<'a> {
         self.table.and_then(|t| t.get(key))
     }
 
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
     pub(super) fn invalid(
         &self,
         key: &str,

@@ -348,26 +348,42 @@ async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
         .read_until(b'\n', &mut answer)
         .await
         .map_err(io)?;
-    if answer.len() > MAX_REPLY {
-        return Err(ControlError::TooLong {
+    match reply(&answer) {
+        Reply::Answer(answer) => Ok(answer),
+        Reply::Refused(answer) => Err(ControlError::Refused {
             path: path.to_owned(),
-        });
+            answer,
+        }),
+        Reply::TooLong => Err(ControlError::TooLong {
+            path: path.to_owned(),
+        }),
     }
-    let refused = |answer: String| ControlError::Refused {
-        path: path.to_owned(),
-        answer,
-    };
-    let text = String::from_utf8_lossy(&answer);
+}
+
+/// What `camloop ctl` makes of what it read: the daemon's answer, printable, or why not.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// JSON with its control characters escaped.
+    Answer(String),
+    /// An error from the daemon, or what is not one of its answers: printable too.
+    Refused(String),
+    /// Past `MAX_REPLY`.
+    TooLong,
+}
+
+pub fn reply(answer: &[u8]) -> Reply {
+    if answer.len() > MAX_REPLY {
+        return Reply::TooLong;
+    }
+    let text = String::from_utf8_lossy(answer);
     let text = text.trim();
     if text.is_empty() {
-        return Err(refused(
-            "nothing (it closed the connection; did it exit?)".into(),
-        ));
+        return Reply::Refused("nothing (it closed the connection; did it exit?)".into());
     }
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value) if value.get("error").is_none() => Ok(printable_json(&value)),
-        Ok(value) => Err(refused(printable_json(&value))),
-        Err(_) => Err(refused(shown(text))),
+        Ok(value) if value.get("error").is_none() => Reply::Answer(printable_json(&value)),
+        Ok(value) => Reply::Refused(printable_json(&value)),
+        Err(_) => Reply::Refused(shown(text)),
     }
 }
 

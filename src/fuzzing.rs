@@ -38,6 +38,24 @@ pub fn control_line(data: &[u8]) {
     }
 }
 
+/// What `camloop ctl` reads from a socket: whatever it is, nothing printed holds a control
+/// character, and an answer is the JSON it was sent.
+pub fn ctl_reply(data: &[u8]) {
+    use crate::control::{MAX_REPLY, Reply, reply};
+    match reply(data) {
+        Reply::Answer(printed) => {
+            assert!(!printed.contains(char::is_control), "{printed:?}");
+            let sent: serde_json::Value = serde_json::from_slice(data).unwrap();
+            let shown: serde_json::Value = serde_json::from_str(&printed).unwrap();
+            assert_eq!(sent, shown);
+        }
+        Reply::Refused(printed) => {
+            assert!(!printed.contains(char::is_control), "{printed:?}");
+        }
+        Reply::TooLong => assert!(data.len() > MAX_REPLY),
+    }
+}
+
 /// A video packet as the fuzzer makes it: sequence number, timestamp, marker, payload.
 type VideoPacket = (u16, u32, bool, Bytes);
 

@@ -38,6 +38,11 @@ fn the_control_line_corpus_passes() {
 }
 
 #[test]
+fn the_ctl_reply_corpus_passes() {
+    each_input("ctl_reply", camloop::fuzzing::ctl_reply);
+}
+
+#[test]
 fn the_rtp_video_corpus_passes() {
     each_input("rtp_video", |data| {
         camloop::fuzzing::rtp_video(data);

@@ -80,7 +80,7 @@ fn board_test(options: &[&str]) -> Result<()> {
     board::test(board, config)
 }
 
-const FUZZ_TARGETS: [&str; 3] = ["config", "control_line", "rtp_video"];
+const FUZZ_TARGETS: [&str; 4] = ["config", "control_line", "ctl_reply", "rtp_video"];
 
 fn fuzz(seconds: &str) -> Result<()> {
     let time = format!("-max_total_time={seconds}");

@@ -158,8 +158,30 @@ fn disk_usage(dir: &Path) -> Result<u64> {
 pub fn cargo() -> Result<Command> {
     let mut cargo = Command::new("cargo");
     cargo.env("CARGO_TARGET_DIR", target_dir()?);
+    without_cargo_run_variables(&mut cargo);
     Ok(cargo)
 }
+
+/// Takes away what `cargo run` set for xtask itself: ring's build script watches
+/// CARGO_MANIFEST_DIR, which is the clone's path, so every CI clone rebuilt ring and the WebRTC
+/// stack above it in each profile.
+fn without_cargo_run_variables(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if CARGO_RUN_VARIABLES.contains(&name.as_ref()) || name.starts_with("CARGO_PKG_") {
+            command.env_remove(name.as_ref());
+        }
+    }
+}
+
+/// What `cargo run` sets for the program it runs, besides `CARGO_PKG_*`.
+const CARGO_RUN_VARIABLES: [&str; 5] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+];
 
 /// Runs cargo (into `target_dir()`) with `args`.
 pub fn run_cargo(args: &[&str]) -> Result<()> {
@@ -317,5 +339,22 @@ mod tests {
         assert!(!oldest.exists(), "the least recently used folder is kept");
         assert!(older.exists() && current.exists());
         std::fs::remove_dir_all(&builds).unwrap();
+    }
+
+    #[test]
+    fn a_nested_cargo_does_not_see_what_cargo_run_set_for_xtask() {
+        // `cargo test` sets these for its tests as `cargo run` does for xtask.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let mut cargo = Command::new("cargo");
+        without_cargo_run_variables(&mut cargo);
+        let removed: Vec<String> = cargo
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"] {
+            assert!(removed.iter().any(|r| r == name), "{name}: {removed:?}");
+        }
+        assert!(!removed.iter().any(|r| r == "CARGO_HOME"), "{removed:?}");
     }
 }

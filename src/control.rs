@@ -13,6 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender};
 
+mod client;
+pub use client::{MAX_REPLY, Reply, reply, send};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error(
@@ -63,10 +66,6 @@ pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit", "debug-stall
 const STALL_REFUSED: &str = "debug-stall hangs the daemon, to test systemd's watchdog; it is off unless [control] debug_commands = true";
 /// The longest request line; a longer one gets an error and the connection is closed.
 pub const MAX_REQUEST: usize = 4096;
-/// The longest answer `camloop ctl` reads: a status with its call's report is a few KiB.
-pub const MAX_REPLY: usize = 1 << 20;
-/// How much of an answer that is not the daemon's an error shows.
-const SHOWN_REPLY: usize = 200;
 /// A client that sends nothing for this long is dropped.
 const IDLE: Duration = Duration::from_secs(5);
 /// Clients served at once; the next one is told so and closed.
@@ -312,108 +311,4 @@ async fn carry_out(request: Request, inputs: &UnboundedSender<Input>) -> (String
         None => Ok(serde_json::json!({ "state": "stopped" }).to_string()),
     };
     (format!("{}\n", json.unwrap_or_default()), after)
-}
-
-/// Sends one command and returns the daemon's one-line answer, waiting at most `timeout`.
-pub async fn send(path: &Path, command: &str, timeout: Duration) -> Result<String, ControlError> {
-    tokio::time::timeout(timeout, exchange(path, command))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ControlError::NoAnswer {
-                path: path.to_owned(),
-                timeout,
-            })
-        })
-}
-
-async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
-    let io = |source| ControlError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut stream = UnixStream::connect(path)
-        .await
-        .map_err(|source| ControlError::Connect {
-            path: path.to_owned(),
-            source,
-        })?;
-    stream
-        .write_all(format!("{command}\n").as_bytes())
-        .await
-        .map_err(io)?;
-    // Read as bytes up to one past the bound: whatever is on the socket cannot make ctl hold
-    // more than that, and nothing it sent reaches the terminal unescaped.
-    let mut answer = Vec::new();
-    BufReader::new(stream.take(MAX_REPLY as u64 + 1))
-        .read_until(b'\n', &mut answer)
-        .await
-        .map_err(io)?;
-    match reply(&answer) {
-        Reply::Answer(answer) => Ok(answer),
-        Reply::Refused(answer) => Err(ControlError::Refused {
-            path: path.to_owned(),
-            answer,
-        }),
-        Reply::TooLong => Err(ControlError::TooLong {
-            path: path.to_owned(),
-        }),
-    }
-}
-
-/// What `camloop ctl` makes of what it read: the daemon's answer, printable, or why not.
-#[derive(Debug, PartialEq)]
-pub enum Reply {
-    /// JSON with its control characters escaped.
-    Answer(String),
-    /// An error from the daemon, or what is not one of its answers: printable too.
-    Refused(String),
-    /// Past `MAX_REPLY`.
-    TooLong,
-}
-
-pub fn reply(answer: &[u8]) -> Reply {
-    if answer.len() > MAX_REPLY {
-        return Reply::TooLong;
-    }
-    let text = String::from_utf8_lossy(answer);
-    let text = text.trim();
-    if text.is_empty() {
-        return Reply::Refused("nothing (it closed the connection; did it exit?)".into());
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value) if value.get("error").is_none() => Reply::Answer(printable_json(&value)),
-        Ok(value) => Reply::Refused(printable_json(&value)),
-        Err(_) => Reply::Refused(shown(text)),
-    }
-}
-
-/// JSON with every control character escaped, C1 and DEL included, which serde_json leaves
-/// raw in strings: a terminal may act on them.
-fn printable_json(value: &serde_json::Value) -> String {
-    escape_controls(&value.to_string())
-}
-
-/// Text that is not the daemon's, cut to `SHOWN_REPLY` characters, controls escaped.
-fn shown(text: &str) -> String {
-    let cut: String = text.chars().take(SHOWN_REPLY).collect();
-    let more = text.chars().count().saturating_sub(SHOWN_REPLY);
-    let cut = cut.escape_debug().to_string();
-    if more > 0 {
-        format!("{cut}… ({more} characters more)")
-    } else {
-        cut
-    }
-}
-
-/// Control characters as `\uXXXX`: inside a JSON string, the same string.
-fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

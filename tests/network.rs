@@ -144,14 +144,22 @@ async fn jitter_that_reorders_packets_loses_no_picture() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_packets_are_asked_for_again_resent_and_counted() {
     let _one = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Each stream's Nth packet meets the same fate in every run (src/rtc/impair.rs): seed 7
+    // drops video packets 7, 12, 38, 42, 64, 66, … in the order sent, so any call that sends
+    // video for a second loses some, however slow the machine. (A schedule drawn in arrival
+    // order across all streams dropped only audio and STUN in one slow run.)
     let report = impaired_call(
-        impaired("loss", "loss=5,delay=30,jitter=10,seed=3"),
+        impaired("loss", "loss=5,delay=30,jitter=10,seed=7"),
         Duration::from_secs(8),
     )
     .await;
     let dropped = report.network.unwrap().to_pc2_dropped_video;
     let video = &report.video;
-    assert!(dropped > 0, "the relay dropped no video");
+    assert!(
+        dropped > 0,
+        "the relay dropped none of {} video frames sent: {report:?}",
+        video.sent
+    );
     // Each dropped video packet is asked for, but for a few: one dropped just before Hangup, or
     // whose NACKs were dropped too. Some more are (overtaken ones, or resent ones lost again),
     // each at most twice.
@@ -214,9 +222,13 @@ async fn a_network_that_never_comes_back_fails_the_call_after_the_network_timeou
     let status = daemon.status().await.unwrap();
     println!("failed after {after:?}: {:?}", status.last_error);
     assert!(matches!(failed, Ok(State::Error(_))), "{status:?}");
+    // The silence the connections saw when the call ended: the timeout, not less (ICE counts
+    // from its last STUN packet, which can precede the last media packet), and not much more.
+    let quiet = status.last_call.as_ref().unwrap().network.unwrap().quiet_ms;
+    println!("ended after {quiet:.0} ms of silence");
     assert!(
-        after >= Duration::from_secs(5),
-        "failed before the timeout: {after:?}"
+        (6000.0..7000.0).contains(&quiet),
+        "ended after {quiet:.0} ms of silence, for a 6 s network_timeout"
     );
     assert!(status.last_error.unwrap().contains("failed"));
     daemon.press(Event::Shutdown);

@@ -1,8 +1,8 @@
 //! A bad network between pc1 and pc2, made here for tests and the bench: what happens to each
 //! packet, drawn on a seeded schedule. The relay (`relay.rs`) carries it out.
 
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -124,16 +124,67 @@ impl std::str::FromStr for Impairment {
     }
 }
 
+/// The packet a fate is drawn for: the `index`th (from 0) of its `stream` that crossed the relay
+/// towards one side. A fate depends on nothing else, so a seed drops the same packets of each
+/// stream in every run, however the streams interleave: drawn in arrival order from one
+/// sequence, which video packets a seed dropped changed with the machine's speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct PacketId {
+    pub towards: super::Side,
+    pub stream: Stream,
+    pub index: u64,
+}
+
+/// What a datagram carries, from its first bytes (RFC 7983): each is a stream of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Stream {
+    Stun,
+    Dtls,
+    /// RTP of this payload type (marker bit masked off).
+    Rtp(u8),
+    Rtcp,
+    Other,
+}
+
+impl Stream {
+    pub fn of(bytes: &[u8]) -> Stream {
+        match bytes {
+            [0..=3, ..] => Stream::Stun,
+            [20..=63, ..] => Stream::Dtls,
+            // RTCP's packet types 192..=223 read as payload types 64..=95 (RFC 5761).
+            [128..=191, second, ..] if (64..=95).contains(&(second & 0x7f)) => Stream::Rtcp,
+            [128..=191, second, ..] => Stream::Rtp(second & 0x7f),
+            _ => Stream::Other,
+        }
+    }
+
+    fn code(self) -> u64 {
+        match self {
+            Stream::Stun => 1000,
+            Stream::Dtls => 1001,
+            Stream::Rtp(payload_type) => u64::from(payload_type),
+            Stream::Rtcp => 1002,
+            Stream::Other => 1003,
+        }
+    }
+}
+
 impl Impairment {
-    /// How long after it was sent a packet sent `since_start` into the call arrives; `None`
-    /// if it is lost.
-    pub(super) fn fate(&self, rng: &mut StdRng, since_start: Duration) -> Option<Duration> {
+    /// How long after it was sent the packet `id`, sent `since_start` into the call, arrives;
+    /// `None` if it is lost.
+    pub(super) fn fate(&self, id: PacketId, since_start: Duration) -> Option<Duration> {
         if let Some((start, length)) = self.blackout
             && since_start >= start
             && since_start < start + length
         {
             return None;
         }
+        // seed_from_u64 spreads neighbouring keys over unrelated sequences.
+        let key = (self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            ^ ((id.towards as u64) << 62)
+            ^ (id.stream.code() << 48)
+            ^ id.index;
+        let mut rng = StdRng::seed_from_u64(key);
         if self.loss_percent > 0.0 && rng.random_bool(self.loss_percent / 100.0) {
             return None;
         }
@@ -152,7 +203,6 @@ impl Impairment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn a_spec_reads_into_its_parts_and_bad_parts_are_named() {
@@ -190,12 +240,19 @@ mod tests {
         }
     }
 
+    fn video(index: u64) -> PacketId {
+        PacketId {
+            towards: crate::rtc::Side::Pc2,
+            stream: Stream::Rtp(102),
+            index,
+        }
+    }
+
     #[test]
     fn the_schedule_drops_about_the_loss_rate_delays_within_the_jitter_and_blacks_out() {
         let spec: Impairment = "loss=10,delay=30,jitter=10,blackout=5+2".parse().unwrap();
-        let mut rng = StdRng::seed_from_u64(spec.seed);
         let fates: Vec<_> = (0..10_000)
-            .map(|_| spec.fate(&mut rng, Duration::from_secs(1)))
+            .map(|i| spec.fate(video(i), Duration::from_secs(1)))
             .collect();
         let lost = fates.iter().filter(|f| f.is_none()).count();
         assert!((800..1200).contains(&lost), "{lost} of 10000 lost at 10 %");
@@ -205,13 +262,59 @@ mod tests {
                 .flatten()
                 .all(|d| (20..=40).contains(&d.as_millis()))
         );
-        let mut rng = StdRng::seed_from_u64(spec.seed);
-        assert!((0..100).all(|_| spec.fate(&mut rng, Duration::from_secs(6)).is_none()));
-        // The same seed, the same schedule.
-        let mut again = StdRng::seed_from_u64(spec.seed);
-        let replay: Vec<_> = (0..10_000)
-            .map(|_| spec.fate(&mut again, Duration::from_secs(1)))
-            .collect();
-        assert_eq!(fates, replay);
+        assert!((0..100).all(|i| spec.fate(video(i), Duration::from_secs(6)).is_none()));
+    }
+
+    #[test]
+    fn a_packet_meets_the_fate_its_stream_and_index_give_whatever_else_crosses() {
+        let spec: Impairment = "loss=20,jitter=10,seed=3".parse().unwrap();
+        let at = Duration::from_secs(1);
+        let first: Vec<_> = (0..1000).map(|i| spec.fate(video(i), at)).collect();
+        let again: Vec<_> = (0..1000).map(|i| spec.fate(video(i), at)).collect();
+        assert_eq!(first, again, "the same seed, the same schedule");
+        let lost: Vec<u64> = (0..1000).filter(|&i| first[i as usize].is_none()).collect();
+        // Other streams, and the other direction, are schedules of their own.
+        for other in [
+            PacketId {
+                stream: Stream::Rtp(111),
+                ..video(0)
+            },
+            PacketId {
+                towards: crate::rtc::Side::Pc1,
+                ..video(0)
+            },
+            PacketId {
+                stream: Stream::Stun,
+                ..video(0)
+            },
+        ] {
+            let theirs: Vec<u64> = (0..1000)
+                .filter(|&index| spec.fate(PacketId { index, ..other }, at).is_none())
+                .collect();
+            assert_ne!(lost, theirs, "{other:?}");
+        }
+        let reseeded = Impairment {
+            seed: 4,
+            ..spec.clone()
+        };
+        assert_ne!(
+            first,
+            (0..1000)
+                .map(|i| reseeded.fate(video(i), at))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_datagram_is_put_in_its_stream_by_its_first_bytes() {
+        assert_eq!(Stream::of(&[0, 1, 0, 0]), Stream::Stun);
+        assert_eq!(Stream::of(&[22, 0xfe, 0xfd]), Stream::Dtls);
+        assert_eq!(Stream::of(&[0x80, 102]), Stream::Rtp(102));
+        assert_eq!(Stream::of(&[0x80, 102 | 0x80]), Stream::Rtp(102));
+        assert_eq!(Stream::of(&[0x80, 200]), Stream::Rtcp);
+        assert_eq!(Stream::of(&[0x81, 205]), Stream::Rtcp);
+        assert_eq!(Stream::of(&[0x80]), Stream::Other);
+        assert_eq!(Stream::of(&[]), Stream::Other);
+        assert_eq!(Stream::of(&[255, 1]), Stream::Other);
     }
 }

@@ -56,7 +56,7 @@ fn peer_error(what: &str) -> impl FnOnce(webrtc::error::Error) -> PeerError + '_
 }
 
 /// Which of the two connections: pc1 sends, pc2 receives, as in the sample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
     Pc1,
     Pc2,

@@ -59,6 +59,11 @@ const ICE_CHECKS_PER_PAIR: u16 = 500;
 
 /// ICE calls a path that has been silent this long "disconnected"; a call rides that out.
 const ICE_DISCONNECTED: Duration = Duration::from_secs(5);
+/// ICE measures silence from the last STUN packet it received, not the last media packet, and
+/// looks at its clock once per keepalive: at its default 2 s, a 6 s `network_timeout` ended a
+/// call after 5.06 s of silence. Consent checks this often (a few 100-byte packets a second),
+/// with the interval added to the wait, end it within half a second after (6.27 s).
+const ICE_KEEPALIVE: Duration = Duration::from_millis(250);
 
 /// `network_timeout`: how long the path may be silent before ICE gives up ("failed").
 pub(super) async fn build_peer(
@@ -122,8 +127,8 @@ pub(super) async fn build_peer(
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_ice_timeouts(
             Some(ICE_DISCONNECTED),
-            Some(network_timeout.saturating_sub(ICE_DISCONNECTED)),
-            None,
+            Some(network_timeout.saturating_sub(ICE_DISCONNECTED) + ICE_KEEPALIVE),
+            Some(ICE_KEEPALIVE),
         )
         .with_include_loopback_candidate(true)
         .build();

@@ -3,9 +3,7 @@
 //! other's candidate, so every packet — STUN, DTLS, SRTP, RTCP — crosses it, both ways, and
 //! is dropped, delayed (jittered, so reordered) or blacked out on the way.
 
-use super::impair::Impairment;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use super::impair::{Impairment, PacketId, Stream};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,10 +21,13 @@ pub struct DirectionCounts {
     pub dropped_video: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RelayCounts {
     pub to_pc2: DirectionCounts,
     pub to_pc1: DirectionCounts,
+    started: Instant,
+    /// When the last packet was delivered, either way: microseconds from `started`.
+    last_delivered_us: AtomicU64,
 }
 
 /// What the relay did, for the call's report.
@@ -38,17 +39,36 @@ pub struct RelayReport {
     pub to_pc2_dropped_video: u64,
     pub to_pc1_forwarded: u64,
     pub to_pc1_dropped: u64,
+    /// How long nothing had been delivered either way when this report was made: the
+    /// silence the connections saw.
+    pub quiet_ms: f64,
 }
 
 impl RelayCounts {
+    fn new(started: Instant) -> RelayCounts {
+        RelayCounts {
+            to_pc2: DirectionCounts::default(),
+            to_pc1: DirectionCounts::default(),
+            started,
+            last_delivered_us: AtomicU64::new(0),
+        }
+    }
+
+    fn delivered(&self, at: Instant) {
+        let us = at.saturating_duration_since(self.started).as_micros() as u64;
+        self.last_delivered_us.fetch_max(us, Ordering::Relaxed);
+    }
+
     pub fn report(&self) -> RelayReport {
         let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let last = self.started + Duration::from_micros(read(&self.last_delivered_us));
         RelayReport {
             to_pc2_forwarded: read(&self.to_pc2.forwarded),
             to_pc2_dropped: read(&self.to_pc2.dropped),
             to_pc2_dropped_video: read(&self.to_pc2.dropped_video),
             to_pc1_forwarded: read(&self.to_pc1.forwarded),
             to_pc1_dropped: read(&self.to_pc1.dropped),
+            quiet_ms: last.elapsed().as_secs_f64() * 1000.0,
         }
     }
 }
@@ -87,6 +107,8 @@ pub struct Relay {
     video_payload_type: u8,
     /// For each real address, the relay socket that stands in for it.
     stand_ins: Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>,
+    /// How many packets of each stream have crossed towards each side: the next one's index.
+    crossed: Mutex<HashMap<(super::Side, Stream), u64>>,
     deliveries: UnboundedSender<Delivery>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub counts: Arc<RelayCounts>,
@@ -101,19 +123,22 @@ pub struct Relay {
 impl Relay {
     pub fn start(impairment: Impairment, video_payload_type: u8) -> Arc<Relay> {
         let (deliveries, queue) = unbounded_channel();
+        let started = Instant::now();
+        let counts = Arc::new(RelayCounts::new(started));
         let relay = Arc::new(Relay {
             impairment,
-            started: Instant::now(),
+            started,
             video_payload_type,
             stand_ins: Mutex::new(HashMap::new()),
+            crossed: Mutex::new(HashMap::new()),
             deliveries,
             tasks: Mutex::new(Vec::new()),
-            counts: Arc::default(),
+            counts: counts.clone(),
             client_flight_seen: AtomicBool::new(false),
             server_hello_seen: AtomicBool::new(false),
             stalling: AtomicBool::new(false),
         });
-        relay.keep(tokio::spawn(deliver(queue)));
+        relay.keep(tokio::spawn(deliver(queue, counts)));
         relay
     }
 
@@ -137,18 +162,11 @@ impl Relay {
             .unwrap_or_else(|e| e.into_inner())
             .insert(real, socket.clone());
         let relay = Arc::downgrade(self);
-        // Each direction draws from its own seeded sequence.
-        let mut rng = StdRng::seed_from_u64(
-            self.impairment
-                .seed
-                .wrapping_mul(2)
-                .wrapping_add(side as u64),
-        );
         self.keep(tokio::spawn(async move {
             let mut buffer = vec![0u8; 2048];
             while let Ok((length, source)) = socket.recv_from(&mut buffer).await {
                 let Some(relay) = relay.upgrade() else { break };
-                relay.forward(&mut rng, &buffer[..length], source, real, side);
+                relay.forward(&buffer[..length], source, real, side);
             }
         }));
         Ok(address)
@@ -156,14 +174,7 @@ impl Relay {
 
     /// A packet from `source` (the other side's real address) for `to`, the real address of
     /// `side` that its stand-in received it for.
-    fn forward(
-        &self,
-        rng: &mut StdRng,
-        bytes: &[u8],
-        source: SocketAddr,
-        to: SocketAddr,
-        side: super::Side,
-    ) {
+    fn forward(&self, bytes: &[u8], source: SocketAddr, to: SocketAddr, side: super::Side) {
         let from = match self
             .stand_ins
             .lock()
@@ -178,10 +189,22 @@ impl Relay {
             super::Side::Pc2 => &self.counts.to_pc2,
             super::Side::Pc1 => &self.counts.to_pc1,
         };
+        let stream = Stream::of(bytes);
+        let index = {
+            let mut crossed = self.crossed.lock().unwrap_or_else(|e| e.into_inner());
+            let next = crossed.entry((side, stream)).or_default();
+            *next += 1;
+            *next - 1
+        };
+        let id = PacketId {
+            towards: side,
+            stream,
+            index,
+        };
         let now = Instant::now();
         let fate = match self.dtls_stall(bytes) {
             Some(fate) => fate,
-            None => self.impairment.fate(rng, now - self.started),
+            None => self.impairment.fate(id, now - self.started),
         };
         match fate {
             Some(delay) => {
@@ -196,7 +219,7 @@ impl Relay {
             }
             None => {
                 counts.dropped.fetch_add(1, Ordering::Relaxed);
-                if is_rtp_of(bytes, self.video_payload_type) {
+                if stream == Stream::Rtp(self.video_payload_type) {
                     counts.dropped_video.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -240,12 +263,6 @@ impl Relay {
     }
 }
 
-/// Whether a datagram is an RTP (not RTCP) packet of `payload_type`: version 2, and a payload
-/// type below RTCP's 72..=76 range once the marker bit is masked off (RFC 5761).
-fn is_rtp_of(bytes: &[u8], payload_type: u8) -> bool {
-    bytes.len() >= 12 && bytes[0] >> 6 == 2 && bytes[1] & 0x7f == payload_type
-}
-
 /// DTLS handshake message types that begin the server's flight (4) and mark the client's
 /// last (5).
 const SERVER_HELLO: u8 = 2;
@@ -278,7 +295,7 @@ fn handshake_message(bytes: &[u8]) -> Option<u8> {
 }
 
 /// Sends each packet at its delivery instant.
-async fn deliver(mut queue: UnboundedReceiver<Delivery>) {
+async fn deliver(mut queue: UnboundedReceiver<Delivery>, counts: Arc<RelayCounts>) {
     let mut waiting = BinaryHeap::new();
     loop {
         let next = waiting.peek().map(|d: &Delivery| d.at);
@@ -297,6 +314,7 @@ async fn deliver(mut queue: UnboundedReceiver<Delivery>) {
                 while waiting.peek().is_some_and(|d| d.at <= now) {
                     if let Some(d) = waiting.pop() {
                         let _ = d.from.send_to(&d.bytes, d.to).await;
+                        counts.delivered(Instant::now());
                     }
                 }
             }
@@ -372,16 +390,5 @@ mod tests {
         assert_eq!(handshake_message(&finished), None);
         assert_eq!(handshake_message(&[0x80, 102, 0, 1]), None); // RTP
         assert_eq!(handshake_message(&certificate[..8]), None); // cut short
-    }
-
-    #[test]
-    fn only_rtp_of_the_video_payload_type_counts_as_video() {
-        let mut rtp = [0u8; 12];
-        rtp[0] = 0x80;
-        rtp[1] = 102 | 0x80;
-        assert!(is_rtp_of(&rtp, 102));
-        rtp[1] = 200; // an RTCP sender report
-        assert!(!is_rtp_of(&rtp, 102));
-        assert!(!is_rtp_of(&[0x16, 0xfe, 0xfd], 102)); // DTLS
     }
 }

@@ -1,20 +1,23 @@
 //! The control socket: a line per command (`call`, `hangup`, `status`, `quit`), a line of JSON
 //! back for each, in order. This is how `camloop ctl`, scripts and the board test drive the
-//! daemon. It is built for a local user who may be hostile: bounded lines, idle clients dropped,
-//! a cap on clients, a listener that outlives accept errors, mode 0660 whatever the umask.
+//! daemon. It is built for a local user who may be hostile: bounded lines, a deadline on every
+//! read and write (a client that sends nothing or takes no answer is dropped), slots shared
+//! fairly between users (`clients.rs`), a listener that outlives accept errors, mode 0660
+//! whatever the umask.
 
 use crate::call::Event;
 use crate::daemon::{DaemonHandle, Input};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 
 mod client;
+mod clients;
 pub use client::{MAX_REPLY, Reply, reply, send};
+use clients::{Clients, Dropped, MAX_CLIENTS, MAX_PER_USER, Slot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -39,6 +42,8 @@ pub enum ControlError {
     },
     #[error("control socket {path}: the daemon answered: {answer}")]
     Refused { path: PathBuf, answer: String },
+    #[error("control socket {path}: the daemon stayed busy with other clients: {answer}")]
+    Busy { path: PathBuf, answer: String },
     #[error(
         "control socket {path}: the answer is longer than {MAX_REPLY} bytes; is a camloop daemon on it?"
     )]
@@ -66,10 +71,8 @@ pub const COMMANDS: &[&str] = &["call", "hangup", "status", "quit", "debug-stall
 const STALL_REFUSED: &str = "debug-stall hangs the daemon, to test systemd's watchdog; it is off unless [control] debug_commands = true";
 /// The longest request line; a longer one gets an error and the connection is closed.
 pub const MAX_REQUEST: usize = 4096;
-/// A client that sends nothing for this long is dropped.
-const IDLE: Duration = Duration::from_secs(5);
-/// Clients served at once; the next one is told so and closed.
-const MAX_CLIENTS: usize = 16;
+/// A client has this long to send each line and to take each answer, or it is dropped.
+const DEADLINE: Duration = Duration::from_secs(5);
 /// After an accept error (out of file descriptors, say) the listener waits this long and goes on.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Owner and group may drive the daemon, whatever the umask.
@@ -94,7 +97,7 @@ pub fn serve(
 ) -> Result<ControlServer, ControlError> {
     let listener = bind(path)?;
     let inputs = daemon.inputs.clone();
-    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let clients = Clients::default();
     tokio::spawn(async move {
         loop {
             let stream = match listener.accept().await {
@@ -105,15 +108,21 @@ pub fn serve(
                     continue;
                 }
             };
-            match clients.clone().try_acquire_owned() {
-                Ok(client) => {
-                    tokio::spawn(answer(stream, inputs.clone(), client, debug_commands));
+            // A client whose user cannot be read shares one user's slots with all such.
+            let user = stream.peer_cred().map_or(u32::MAX, |c| c.uid());
+            match clients.admit(user) {
+                Ok(slot) => {
+                    let client = Client {
+                        slot,
+                        clients: clients.clone(),
+                        inputs: inputs.clone(),
+                        debug_commands,
+                    };
+                    tokio::spawn(client.answer(stream));
                 }
-                Err(_) => {
-                    tokio::spawn(refuse(
-                        stream,
-                        format!("busy: {MAX_CLIENTS} clients are connected; try again"),
-                    ));
+                Err(reason) => {
+                    note_dropped(&clients, reason, user);
+                    tokio::spawn(refuse(stream, reason));
                 }
             }
         }
@@ -205,55 +214,120 @@ fn error_reply(message: &str) -> String {
     format!("{}\n", serde_json::json!({ "error": message }))
 }
 
-async fn refuse(mut stream: UnixStream, message: String) {
-    let _ = tokio::time::timeout(IDLE, stream.write_all(error_reply(&message).as_bytes())).await;
+fn note_dropped(clients: &Clients, reason: Dropped, user: u32) {
+    if let Some(line) = clients.dropped(reason, user, Instant::now()) {
+        log::warn!("{line}");
+    }
 }
 
-/// Answers each request line of one client in order, until it closes, goes idle, sends a line
-/// too long, or quits.
-async fn answer(
-    stream: UnixStream,
+/// Tells a client turned away why; `"busy": true` tells `camloop ctl` to try again.
+async fn refuse(mut stream: UnixStream, reason: Dropped) {
+    let why = match reason {
+        Dropped::UserBusy => format!(
+            "busy: your user has {MAX_PER_USER} connections open to camloop; close one or try again"
+        ),
+        _ => format!("busy: {MAX_CLIENTS} clients are connected; try again"),
+    };
+    let reply = serde_json::json!({ "error": why, "busy": true });
+    let _ = tokio::time::timeout(DEADLINE, stream.write_all(format!("{reply}\n").as_bytes())).await;
+}
+
+/// One connected client, holding its slot until it is dropped.
+struct Client {
+    slot: Slot,
+    clients: Clients,
     inputs: UnboundedSender<Input>,
-    _client: OwnedSemaphorePermit,
     debug_commands: bool,
-) {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    loop {
-        let mut line = Vec::new();
-        let mut limited = (&mut read).take(MAX_REQUEST as u64 + 1);
-        match tokio::time::timeout(IDLE, limited.read_until(b'\n', &mut line)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(_)) => {}
-        }
-        if line.len() > MAX_REQUEST {
-            let message = format!("request longer than {MAX_REQUEST} bytes");
-            let _ = write.write_all(error_reply(&message).as_bytes()).await;
-            let _ = write.shutdown().await;
-            // Closing with the rest unread would reset the connection and lose the answer:
-            // the rest is read and dropped, for a bounded time.
-            let _ = tokio::time::timeout(IDLE, tokio::io::copy(&mut read, &mut tokio::io::sink()))
-                .await;
-            break;
-        }
-        let (reply, after) = match parse_request(&line) {
-            Ok(Request::Stall) if !debug_commands => (error_reply(STALL_REFUSED), None),
-            Ok(Request::Stall) => {
-                let _ = inputs.send(Input::Stall);
-                ("{\"stalling\":true}\n".to_string(), None)
+}
+
+impl Client {
+    /// Answers each request line in order, until the client closes, misses a deadline, sends
+    /// a line too long, or quits.
+    async fn answer(self, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        loop {
+            let mut line = Vec::new();
+            let mut limited = (&mut read).take(MAX_REQUEST as u64 + 1);
+            match tokio::time::timeout(DEADLINE, limited.read_until(b'\n', &mut line)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Err(_) => return self.dropped(Dropped::Idle),
+                Ok(Ok(_)) => {}
             }
-            Ok(request) => carry_out(request, &inputs).await,
-            Err(message) => (error_reply(&message), None),
+            if line.len() > MAX_REQUEST {
+                let message = format!("request longer than {MAX_REQUEST} bytes");
+                let _ = self.send(&mut write, &error_reply(&message)).await;
+                let _ = write.shutdown().await;
+                // Closing with the rest unread would reset the connection and lose the answer:
+                // the rest is read and dropped, for a bounded time.
+                let mut sink = tokio::io::sink();
+                let _ = tokio::time::timeout(DEADLINE, tokio::io::copy(&mut read, &mut sink)).await;
+                return self.dropped(Dropped::TooLong);
+            }
+            let (reply, after) = match parse_request(&line) {
+                Ok(Request::Stall) if !self.debug_commands => (error_reply(STALL_REFUSED), None),
+                Ok(Request::Stall) => {
+                    let _ = self.inputs.send(Input::Stall);
+                    ("{\"stalling\":true}\n".to_string(), None)
+                }
+                Ok(request) => self.carry_out(request).await,
+                Err(message) => (error_reply(&message), None),
+            };
+            match self.send(&mut write, &reply).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => return self.dropped(Dropped::Unread),
+            }
+            if let Some(event) = after {
+                // `quit` is answered before it is carried out: once the daemon stops, nobody
+                // would.
+                let _ = write.shutdown().await;
+                let _ = self.inputs.send(Input::Event(event));
+                break;
+            }
+        }
+    }
+
+    /// Writes one answer within the deadline: the outer error is the deadline missed.
+    async fn send(
+        &self,
+        write: &mut (impl AsyncWrite + Unpin),
+        reply: &str,
+    ) -> Result<std::io::Result<()>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(DEADLINE, write.write_all(reply.as_bytes())).await
+    }
+
+    fn dropped(self, reason: Dropped) {
+        note_dropped(&self.clients, reason, self.slot.user());
+    }
+
+    /// One request: the reply line, and what to do once it is sent.
+    async fn carry_out(&self, request: Request) -> (String, Option<Event>) {
+        let (before, after) = match request {
+            Request::Call => (Some(Event::CallPressed), None),
+            Request::Hangup => (Some(Event::HangupPressed), None),
+            Request::Quit => (None, Some(Event::Shutdown)),
+            Request::Status | Request::Stall => (None, None),
         };
-        if write.write_all(reply.as_bytes()).await.is_err() {
-            break;
+        if let Some(event) = before {
+            let _ = self.inputs.send(Input::Event(event));
         }
-        if let Some(event) = after {
-            // `quit` is answered before it is carried out: once the daemon stops, nobody would.
-            let _ = write.shutdown().await;
-            let _ = inputs.send(Input::Event(event));
-            break;
-        }
+        // Inputs are handled in order, so this status reflects the command just sent.
+        let json = match crate::daemon::ask_status(&self.inputs).await {
+            Some(status) => {
+                let status = if after.is_some() {
+                    status.stopping()
+                } else {
+                    status
+                };
+                let mut json = serde_json::to_value(&status).unwrap_or_default();
+                json["control_clients_dropped"] =
+                    serde_json::to_value(self.clients.dropped_counts()).unwrap_or_default();
+                json
+            }
+            None => serde_json::json!({ "state": "stopped" }),
+        };
+        (format!("{json}\n"), after)
     }
 }
 
@@ -290,25 +364,4 @@ pub fn parse_request(line: &[u8]) -> Result<Request, String> {
             ))
         }
     }
-}
-
-/// One request: the reply line, and what to do once it is sent.
-async fn carry_out(request: Request, inputs: &UnboundedSender<Input>) -> (String, Option<Event>) {
-    let (before, after) = match request {
-        Request::Call => (Some(Event::CallPressed), None),
-        Request::Hangup => (Some(Event::HangupPressed), None),
-        Request::Quit => (None, Some(Event::Shutdown)),
-        Request::Status | Request::Stall => (None, None),
-    };
-    if let Some(event) = before {
-        let _ = inputs.send(Input::Event(event));
-    }
-    // Inputs are handled in order, so this status reflects the command just sent.
-    let reply = crate::daemon::ask_status(inputs).await;
-    let json = match reply {
-        Some(status) if after.is_some() => serde_json::to_string(&status.stopping()),
-        Some(status) => serde_json::to_string(&status),
-        None => Ok(serde_json::json!({ "state": "stopped" }).to_string()),
-    };
-    (format!("{}\n", json.unwrap_or_default()), after)
 }

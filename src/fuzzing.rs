@@ -49,7 +49,7 @@ pub fn ctl_reply(data: &[u8]) {
             let shown: serde_json::Value = serde_json::from_str(&printed).unwrap();
             assert_eq!(sent, shown);
         }
-        Reply::Refused(printed) => {
+        Reply::Refused(printed) | Reply::Busy(printed) => {
             assert!(!printed.contains(char::is_control), "{printed:?}");
         }
         Reply::TooLong => assert!(data.len() > MAX_REPLY),

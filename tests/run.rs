@@ -198,12 +198,58 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
     );
     set_descriptor_limit(pid, original);
 
-    // Sixteen clients at once; the seventeenth is told the daemon is busy. The daemon accepts
-    // in the order the clients connected, so it takes the sixteen before it: no wait needed.
-    let crowd: Vec<UnixStream> = (0..16).map(|_| client(&socket)).collect();
+    // Four clients of one user at once; the fifth is told its user has its share. The daemon
+    // accepts in the order the clients connected, so it takes the four before it: no wait.
+    let crowd: Vec<UnixStream> = (0..4).map(|_| client(&socket)).collect();
     let busy = reply(&mut BufReader::new(client(&socket)));
-    assert!(busy["error"].as_str().unwrap().contains("busy"), "{busy}");
+    assert_eq!(busy["busy"], true, "{busy}");
+    assert!(
+        busy["error"].as_str().unwrap().contains("your user"),
+        "{busy}"
+    );
     drop(crowd);
+    quit(child, &socket);
+}
+
+#[test]
+fn clients_that_never_read_their_answers_are_dropped_and_ctl_gets_in() {
+    let dir = out_dir("unread");
+    let (child, socket) = start_daemon(&dir, "");
+    wait_for_state(&socket, "ready", READY);
+    // Sixteen clients each ask for far more statuses than a socket's buffer holds, and read
+    // none: the daemon's writes to them block.
+    let flood: Vec<UnixStream> = (0..16)
+        .map(|_| {
+            let mut stream = client(&socket);
+            let _ = stream.write_all(&b"status\n".repeat(5000));
+            stream
+        })
+        .collect();
+    let began = Instant::now();
+    let output = common::camloop_command()
+        .args(["ctl", "--timeout", "30", "--socket"])
+        .arg(&socket)
+        .arg("status")
+        .output()
+        .unwrap();
+    let waited = began.elapsed();
+    let log = std::fs::read_to_string(dir.join("camloop.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "ctl never got in: {}\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("ctl answered after {waited:?}");
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let dropped = &status["control_clients_dropped"];
+    // Four took this user's slots and missed their answers' deadline; the others were
+    // turned away at once, as was ctl (the same user) until the four were gone.
+    assert_eq!(dropped["unread"], 4, "{status}");
+    assert!(dropped["user_busy"].as_u64().unwrap() >= 12, "{status}");
+    assert!(log.contains("did not read its answer in time"), "{log}");
+    // One line per reason a second, however many were dropped.
+    assert!(log.matches("did not read its answer").count() <= 2, "{log}");
+    drop(flood);
     quit(child, &socket);
 }
 

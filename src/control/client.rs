@@ -12,16 +12,30 @@ pub const MAX_REPLY: usize = 1 << 20;
 /// How much of an answer that is not the daemon's an error shows.
 const SHOWN_REPLY: usize = 200;
 
-/// Sends one command and returns the daemon's one-line answer, waiting at most `timeout`.
+/// How long ctl waits before asking again a daemon whose slots are all taken.
+const BUSY_RETRY: Duration = Duration::from_millis(250);
+
+/// Sends one command and returns the daemon's one-line answer, waiting at most `timeout`; a
+/// daemon busy with other clients is asked again until then.
 pub async fn send(path: &Path, command: &str, timeout: Duration) -> Result<String, ControlError> {
-    tokio::time::timeout(timeout, exchange(path, command))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ControlError::NoAnswer {
-                path: path.to_owned(),
-                timeout,
-            })
-        })
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, exchange(path, command)).await {
+            Err(_) => {
+                return Err(ControlError::NoAnswer {
+                    path: path.to_owned(),
+                    timeout,
+                });
+            }
+            Ok(Err(ControlError::Busy { answer, .. }))
+                if tokio::time::Instant::now() + BUSY_RETRY < deadline =>
+            {
+                log::debug!("{answer}; asking again");
+                tokio::time::sleep(BUSY_RETRY).await;
+            }
+            Ok(answer) => return answer,
+        }
+    }
 }
 
 async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
@@ -35,20 +49,26 @@ async fn exchange(path: &Path, command: &str) -> Result<String, ControlError> {
             path: path.to_owned(),
             source,
         })?;
-    stream
-        .write_all(format!("{command}\n").as_bytes())
-        .await
-        .map_err(io)?;
+    // A daemon that turns ctl away answers and closes without reading: the write may fail,
+    // and the answer is still there to read.
+    let written = stream.write_all(format!("{command}\n").as_bytes()).await;
     // Read as bytes up to one past the bound: whatever is on the socket cannot make ctl hold
     // more than that, and nothing it sent reaches the terminal unescaped.
     let mut answer = Vec::new();
-    BufReader::new(stream.take(MAX_REPLY as u64 + 1))
+    let read = BufReader::new(stream.take(MAX_REPLY as u64 + 1))
         .read_until(b'\n', &mut answer)
-        .await
-        .map_err(io)?;
+        .await;
+    if answer.is_empty() {
+        written.map_err(io)?;
+    }
+    read.map_err(io)?;
     match reply(&answer) {
         Reply::Answer(answer) => Ok(answer),
         Reply::Refused(answer) => Err(ControlError::Refused {
+            path: path.to_owned(),
+            answer,
+        }),
+        Reply::Busy(answer) => Err(ControlError::Busy {
             path: path.to_owned(),
             answer,
         }),
@@ -65,6 +85,8 @@ pub enum Reply {
     Answer(String),
     /// An error from the daemon, or what is not one of its answers: printable too.
     Refused(String),
+    /// The daemon's slots are taken: worth asking again.
+    Busy(String),
     /// Past `MAX_REPLY`.
     TooLong,
 }
@@ -80,6 +102,7 @@ pub fn reply(answer: &[u8]) -> Reply {
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(value) if value.get("error").is_none() => Reply::Answer(printable_json(&value)),
+        Ok(value) if value["busy"] == true => Reply::Busy(printable_json(&value)),
         Ok(value) => Reply::Refused(printable_json(&value)),
         Err(_) => Reply::Refused(shown(text)),
     }

@@ -386,7 +386,11 @@ impl<M: Media> Daemon<M> {
             && let Err(why) = write_report(path, &report).await
         {
             log::error!("{why}");
-            self.last_error = Some(why);
+            // What ended the call comes first: a full disk fails the recording, then the report.
+            self.last_error = Some(match self.last_error.take() {
+                Some(first) => format!("{first} (then: {why})"),
+                None => why,
+            });
         }
         self.last_report = Some(report);
     }

@@ -192,6 +192,33 @@ async fn a_call_whose_outputs_cannot_open_ends_in_error_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_output_that_fails_mid_call_stays_the_error_named_when_the_report_fails_after_it() {
+    let log = Log::default();
+    let fake = Fake {
+        log: log.clone(),
+        ..Fake::default()
+    };
+    let mut config = Config::default();
+    // A folder that is not there: the report cannot be written, as on a full disk.
+    config.stats.report = Some("/nonexistent-camloop-folder/stats.json".into());
+    let mut daemon = spawn_with(config, None, fake);
+    reach(&mut daemon, State::Ready).await;
+    daemon.press(Event::CallPressed);
+    send(&daemon, Input::Session(1, SessionNote::FirstRemoteFrame));
+    reach(&mut daemon, State::Connected).await;
+    let full = Fault::transient("remote.y4m: No space left on device (os error 28)");
+    send(&daemon, Input::Session(1, SessionNote::OutputFailed(full)));
+    let status = reach(&mut daemon, State::Error(Failure::Output)).await;
+    let why = status.last_error.unwrap();
+    assert!(
+        why.starts_with("remote.y4m: No space left on device")
+            && why.contains("(then: cannot write the stats report /nonexistent-camloop-folder"),
+        "{why}"
+    );
+    assert!(log.lock().unwrap().contains(&"stop session"));
+}
+
+#[tokio::test]
 async fn a_panic_while_opening_the_media_is_an_internal_fault_not_a_start_for_ever() {
     let fake = Fake {
         open_panics: true,

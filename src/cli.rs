@@ -100,7 +100,10 @@ pub fn main() -> ExitCode {
     }
     match cli.command {
         Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(_) => {
+            Ok(config) => {
+                for problem in config.written_file_problems() {
+                    eprintln!("camloop: warning: {problem}");
+                }
                 println!("{}: ok", file.display());
                 ExitCode::SUCCESS
             }
@@ -280,6 +283,9 @@ async fn run(
 ) -> ExitCode {
     init_logging(config.log_level);
     trace::start();
+    for problem in config.written_file_problems() {
+        log::warn!("{problem}");
+    }
     let (led, buttons) = match gpio_devices(&config) {
         Ok(devices) => devices,
         Err(e) => return fail(1, e),

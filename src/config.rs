@@ -213,8 +213,41 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = crate::files::read_regular(path, MAX_CONFIG_BYTES)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        Config::parse(&text)
-            .map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))
+        let config = Config::parse(&text)
+            .map_err(|ConfigError(e)| ConfigError(format!("{}: {e}", path.display())))?;
+        let itself = |file: &Path| {
+            file == path
+                || file
+                    .canonicalize()
+                    .is_ok_and(|file| path.canonicalize().is_ok_and(|path| file == path))
+        };
+        if let Some((key, file)) = config.written_files().into_iter().find(|(_, f)| itself(f)) {
+            return Err(ConfigError(format!(
+                "{}: {key} = {}: the configuration file itself; give it a path of its own",
+                path.display(),
+                section::quoted(&file.display().to_string())
+            )));
+        }
+        Ok(config)
+    }
+
+    /// What is wrong now, on this machine, with the files a call writes (recordings, the
+    /// report): a folder that is not there, a symbolic link on the way, a folder at the path.
+    /// A call would find out only at its end; `check-config` and `run` say it at once, as
+    /// warnings, since a folder may yet be made (systemd's StateDirectory makes the report's).
+    pub fn written_file_problems(&self) -> Vec<String> {
+        self.written_files()
+            .into_iter()
+            // The socket's folders are made by camloop itself.
+            .filter(|(key, _)| *key != "control.socket")
+            .filter_map(|(key, path)| {
+                let problem = crate::files::check_target(path).err()?;
+                Some(format!(
+                    "{key} = {}: {problem}",
+                    section::quoted(&path.display().to_string())
+                ))
+            })
+            .collect()
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -388,6 +421,20 @@ impl Config {
     /// Each file camloop writes has a path of its own: two on one path would overwrite each
     /// other, or the socket a recording.
     fn files_apart(&self) -> Result<(), ConfigError> {
+        let files = self.written_files();
+        for (i, (key, path)) in files.iter().enumerate() {
+            if let Some((other, _)) = files[i + 1..].iter().find(|(_, p)| p == path) {
+                return Err(ConfigError(format!(
+                    "{other} = {}: the same file as {key}; give each its own path",
+                    section::quoted(&path.display().to_string())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The files camloop makes, by the key that names each.
+    fn written_files(&self) -> Vec<(&'static str, &Path)> {
         let mut files: Vec<(&str, &Path)> = vec![("control.socket", &self.control_socket)];
         if let VideoOutput::Y4m(path) = &self.output.video {
             files.push(("output.video", path));
@@ -398,15 +445,7 @@ impl Config {
         if let Some(path) = &self.stats.report {
             files.push(("stats.report", path));
         }
-        for (i, (key, path)) in files.iter().enumerate() {
-            if let Some((other, _)) = files[i + 1..].iter().find(|(_, p)| p == path) {
-                return Err(ConfigError(format!(
-                    "{other} = {:?}: the same file as {key}; give each its own path",
-                    path.display().to_string()
-                )));
-            }
-        }
-        Ok(())
+        files
     }
 }
 

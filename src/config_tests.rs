@@ -298,3 +298,22 @@ fn settings_that_cannot_work_together_are_config_errors() {
         "config error: led.line: needs led.chip (the LED's GPIO chip); add it, or remove [led] for no LED"
     );
 }
+
+#[test]
+fn a_long_or_unprintable_value_is_shown_cut_with_its_length_and_escaped() {
+    let long = error(&format!("[camera]\nwidth = \"{}\"\n", "w".repeat(500)));
+    assert!(
+        long.contains("… (502 characters in all): expected a whole number"),
+        "{long}"
+    );
+    assert!(long.len() < 200, "{} bytes: {long}", long.len());
+    // A C1 control, which TOML's quoting leaves raw: a terminal may act on it.
+    let c1 = error("[camera]\ndevice = \"/dev/video\\u009b0\"\n");
+    assert!(!c1.contains(char::is_control), "{c1:?}");
+    assert!(c1.contains("/dev/video\\u{9b}0"), "{c1}");
+    let parsed = error(&format!(
+        "[network]\nimpair = \"{}\"\n",
+        "loss=1,".repeat(100) + "x"
+    ));
+    assert!(parsed.contains("(701 characters in all)"), "{parsed}");
+}

@@ -40,10 +40,14 @@ impl FaultKind {
         }
     }
 
+    /// The kind of an I/O error: by its errno, or, for camloop's own refusals (a path through
+    /// a symbolic link, say), by its kind.
     pub fn of_io(error: &std::io::Error) -> FaultKind {
-        error
-            .raw_os_error()
-            .map_or(FaultKind::Transient, FaultKind::of_errno)
+        match error.raw_os_error() {
+            Some(errno) => FaultKind::of_errno(errno),
+            None if error.kind() == std::io::ErrorKind::PermissionDenied => FaultKind::NeedsChange,
+            None => FaultKind::Transient,
+        }
     }
 }
 
@@ -112,5 +116,7 @@ mod tests {
         }
         let custom = std::io::Error::other("no errno");
         assert_eq!(FaultKind::of_io(&custom), FaultKind::Transient);
+        let refused = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "a link");
+        assert_eq!(FaultKind::of_io(&refused), FaultKind::NeedsChange);
     }
 }

@@ -1,29 +1,37 @@
 //! The files camloop writes — recordings and reports — in folders other users may be able to
-//! write to: never through a symbolic link, never into a file camloop did not create. Each is a
-//! new file made beside its target (`O_EXCL`, `O_NOFOLLOW`) and renamed over it, which replaces
-//! the name and leaves whatever it named (a link's target, a hard link's other names) untouched.
+//! write to: never through a symbolic link, never into a file camloop did not create. The folder
+//! is reached one component at a time without following a link (a link planted in a shared
+//! folder above an output cannot send camloop's files elsewhere); each file is made new beside
+//! its target (`O_EXCL`, `O_NOFOLLOW`) in that folder and renamed over it, which replaces the
+//! name and leaves whatever it named (a link's target, a hard link's other names) untouched.
 //! The files it reads (its config) are taken only when they are regular files of a sane size.
 
+use nix::fcntl::{OFlag, open, openat, renameat};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// A new, empty file at `path`, in place at once (a recording that grows while it is read).
 pub fn create(path: &Path) -> std::io::Result<File> {
-    let (file, temporary) = fresh_beside(path)?;
-    put_in_place(&temporary, path)?;
+    let fresh = Fresh::beside(path)?;
+    let file = fresh.file.try_clone()?;
+    fresh.put_in_place()?;
     Ok(file)
 }
 
 /// `bytes` at `path`, all or nothing: readers see the old file or the new one, never a part.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let (mut file, temporary) = fresh_beside(path)?;
-    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e);
-    }
-    put_in_place(&temporary, path)
+    let mut fresh = Fresh::beside(path)?;
+    fresh
+        .file
+        .write_all(bytes)
+        .and_then(|()| fresh.file.sync_all())?;
+    fresh.put_in_place()
 }
 
 /// The text of the regular file at `path`, refused if it is larger than `limit` bytes. A FIFO, a
@@ -64,28 +72,120 @@ pub fn temporary_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{:016x}", rand::random::<u64>()))
 }
 
-fn fresh_beside(path: &Path) -> std::io::Result<(File, PathBuf)> {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(std::io::Error::other(
-            "it is a symbolic link, and camloop does not write through links: give the real path",
-        ));
+/// Whether a file could be made at `path` now, reached as [`create`] reaches it: its folder
+/// there without a symbolic link on the way, and the path not a folder or a link.
+pub fn check_target(path: &Path) -> std::io::Result<()> {
+    let (folder, name) = folder_of(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => refused(format!(
+            "its folder {} is not there; make it, or give a path in a folder that is",
+            path.parent().unwrap_or(Path::new(".")).display()
+        )),
+        _ => e,
+    })?;
+    match fstatat(
+        &folder,
+        name.as_os_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        Ok(stat) if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
+            Err(refused(
+                "it is a folder: give the path of a file in it".into(),
+            ))
+        }
+        _ => Ok(()),
     }
-    path.file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let temporary = temporary_beside(path);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o644)
-        .open(&temporary)?;
-    Ok((file, temporary))
 }
 
-fn put_in_place(temporary: &Path, path: &Path) -> std::io::Result<()> {
-    std::fs::rename(temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(temporary);
-    })
+/// A refusal that a setting must change, not a failure that may pass by itself.
+fn refused(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
+}
+
+fn is_link(folder: &OwnedFd, name: &OsStr) -> bool {
+    fstatat(folder, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+}
+
+/// The folder `path` names a file in, reached one component at a time without following a
+/// symbolic link, and the file's name.
+fn folder_of(path: &Path) -> std::io::Result<(OwnedFd, OsString)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| refused("the path names no file".into()))?;
+    let walk = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let start = if path.is_absolute() { "/" } else { "." };
+    let mut folder = open(start, walk, Mode::empty())?;
+    let mut walked = PathBuf::from(start);
+    for component in path.parent().unwrap_or(Path::new("")).components() {
+        let step = match component {
+            Component::Normal(step) => step,
+            Component::ParentDir => OsStr::new(".."),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+        };
+        walked.push(step);
+        folder = match openat(&folder, step, walk | OFlag::O_NOFOLLOW, Mode::empty()) {
+            Ok(next) => next,
+            Err(_) if is_link(&folder, step) => {
+                return Err(refused(format!(
+                    "{} is a symbolic link, and camloop does not write through links: give the real path",
+                    walked.display()
+                )));
+            }
+            Err(errno) => return Err(errno.into()),
+        };
+    }
+    if is_link(&folder, name) {
+        return Err(refused(
+            "it is a symbolic link, and camloop does not write through links: give the real path"
+                .into(),
+        ));
+    }
+    Ok((folder, name.to_owned()))
+}
+
+/// A new file beside its target, in the target's folder; removed unless put in place.
+struct Fresh {
+    folder: OwnedFd,
+    name: OsString,
+    temporary: PathBuf,
+    file: File,
+    placed: bool,
+}
+
+impl Fresh {
+    fn beside(path: &Path) -> std::io::Result<Fresh> {
+        let (folder, name) = folder_of(path)?;
+        let temporary = temporary_beside(Path::new(&name));
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let file = openat(&folder, &temporary, flags, Mode::from_bits_truncate(0o644))?;
+        Ok(Fresh {
+            folder,
+            name,
+            temporary,
+            file: File::from(file),
+            placed: false,
+        })
+    }
+
+    fn put_in_place(mut self) -> std::io::Result<()> {
+        renameat(
+            &self.folder,
+            &self.temporary,
+            &self.folder,
+            self.name.as_os_str(),
+        )?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = unlinkat(&self.folder, &self.temporary, UnlinkatFlags::NoRemoveDir);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +215,50 @@ mod tests {
             2,
             "no temporary left"
         );
+    }
+
+    #[test]
+    fn a_linked_folder_anywhere_above_the_file_is_refused_by_name_and_nothing_is_written_there() {
+        let dir = folder("linked-folder");
+        let private = dir.join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::write(private.join("stats.json"), "keep me").unwrap();
+        let shared = dir.join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        let planted = shared.join("call");
+        std::os::unix::fs::symlink(&private, &planted).unwrap();
+        std::fs::create_dir(private.join("deeper")).unwrap();
+        let roundabout = shared.join("../shared/call");
+        for (path, link) in [
+            (planted.join("stats.json"), &planted),
+            (planted.join("deeper/remote.y4m"), &planted),
+            (roundabout.join("remote.wav"), &roundabout),
+        ] {
+            let refused = write_atomically(&path, b"{}").unwrap_err();
+            assert_eq!(
+                refused.to_string(),
+                format!(
+                    "{} is a symbolic link, and camloop does not write through links: give the real path",
+                    link.display()
+                ),
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                crate::fault::FaultKind::of_io(&refused),
+                crate::fault::FaultKind::NeedsChange
+            );
+            assert!(create(&path).is_err());
+        }
+        assert_eq!(
+            std::fs::read_to_string(private.join("stats.json")).unwrap(),
+            "keep me"
+        );
+        assert_eq!(std::fs::read_dir(&private).unwrap().count(), 2);
+        // The same folder reached without the link takes the file.
+        write_atomically(&private.join("stats.json"), b"{}").unwrap();
+        let missing = create(&dir.join("not-there/remote.y4m")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -140,6 +140,57 @@ fn every_board_config_checks_ok() {
 }
 
 #[test]
+fn check_config_warns_of_output_files_that_cannot_be_written_here() {
+    let dir = common::out_dir("cli-files");
+    let private = dir.join("private");
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::create_dir_all(private.join("a-folder")).unwrap();
+    let link = dir.join("shared-call");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&private, &link).unwrap();
+    let path = write_config(
+        "files.toml",
+        &format!(
+            "[output]\nvideo = \"y4m:{}\"\naudio = \"wav:{}\"\n[stats]\nreport = \"{}\"\n",
+            private.join("a-folder").display(),
+            link.join("remote.wav").display(),
+            dir.join("not-there/stats.json").display(),
+        ),
+    );
+    let output = camloop(&["check-config", path.to_str().unwrap()]);
+    let err = stderr(&output);
+    // Valid as a config (the board it is for may differ), with what would fail here said.
+    assert!(output.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().collect();
+    assert_eq!(warnings.len(), 3, "{err}");
+    assert!(
+        warnings[0].starts_with("camloop: warning: output.video = ")
+            && warnings[0].ends_with("it is a folder: give the path of a file in it"),
+        "{err}"
+    );
+    assert!(
+        warnings[1].ends_with(&format!(
+            "{} is a symbolic link, and camloop does not write through links: give the real path",
+            link.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        warnings[2].contains("not-there is not there; make it"),
+        "{err}"
+    );
+    let own = write_config("own.toml", "");
+    std::fs::write(&own, format!("[stats]\nreport = \"{}\"\n", own.display())).unwrap();
+    let output = camloop(&["check-config", own.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the configuration file itself"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn an_unreadable_file_is_a_config_error() {
     let output = camloop(&["check-config", "/nonexistent/camloop.toml"]);
     assert_eq!(output.status.code(), Some(2));

@@ -4,6 +4,36 @@ use super::{ConfigError, LineRef};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+/// How much of a value an error message shows.
+const SHOWN_CHARS: usize = 60;
+
+/// A value as an error shows it on its one line: control characters escaped (TOML's own
+/// quoting leaves some, such as C1 controls), and cut after `SHOWN_CHARS` characters with its
+/// length said.
+pub(super) fn shown(value: &str) -> String {
+    let escaped: String = value
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
+    cut(&escaped, value.chars().count())
+}
+
+/// A string value as an error shows it: quoted with Rust's escapes, then cut as [`shown`].
+pub(super) fn quoted(text: &str) -> String {
+    cut(&format!("{text:?}"), text.chars().count())
+}
+
+fn cut(escaped: &str, length: usize) -> String {
+    if escaped.chars().count() <= SHOWN_CHARS {
+        return escaped.to_string();
+    }
+    let cut: String = escaped.chars().take(SHOWN_CHARS).collect();
+    format!("{cut}… ({length} characters in all)")
+}
+
 /// A sink kind: its prefix, what follows the colon (for errors), and how to make it.
 type SinkKind<'k, T> = (&'k str, &'k str, fn(&str) -> T);
 
@@ -52,8 +82,9 @@ impl<'a> Section<'a> {
         expected: impl std::fmt::Display,
     ) -> ConfigError {
         ConfigError(format!(
-            "{}.{key} = {value}: expected {expected}",
-            self.name
+            "{}.{key} = {}: expected {expected}",
+            self.name,
+            shown(&value.to_string())
         ))
     }
 
@@ -126,7 +157,7 @@ impl<'a> Section<'a> {
         };
         parse(text)
             .map(Some)
-            .map_err(|why| ConfigError(format!("{}.{key} = {text:?}: {why}", self.name)))
+            .map_err(|why| ConfigError(format!("{}.{key} = {}: {why}", self.name, quoted(text))))
     }
 
     pub(super) fn missing(&self, key: &str, when: &str) -> ConfigError {

@@ -192,16 +192,10 @@ impl Drop for Fresh {
 mod tests {
     use super::*;
 
-    fn folder(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("camloop-files-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn a_symbolic_link_is_refused_and_its_target_untouched() {
-        let dir = folder("link");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let target = dir.join("precious");
         std::fs::write(&target, "keep me").unwrap();
         let link = dir.join("stats.json");
@@ -211,7 +205,7 @@ mod tests {
         assert!(create(&link).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
         assert_eq!(
-            std::fs::read_dir(&dir).unwrap().count(),
+            std::fs::read_dir(dir).unwrap().count(),
             2,
             "no temporary left"
         );
@@ -219,7 +213,8 @@ mod tests {
 
     #[test]
     fn a_linked_folder_anywhere_above_the_file_is_refused_by_name_and_nothing_is_written_there() {
-        let dir = folder("linked-folder");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let private = dir.join("private");
         std::fs::create_dir(&private).unwrap();
         std::fs::write(private.join("stats.json"), "keep me").unwrap();
@@ -263,7 +258,8 @@ mod tests {
 
     #[test]
     fn a_hard_link_to_another_file_is_replaced_not_written_into() {
-        let dir = folder("hard");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let other = dir.join("someone-elses");
         std::fs::write(&other, "theirs").unwrap();
         let path = dir.join("remote.wav");
@@ -276,11 +272,12 @@ mod tests {
 
     #[test]
     fn an_atomic_write_replaces_the_old_report_whole() {
-        let dir = folder("atomic");
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let path = dir.join("stats.json");
         write_atomically(&path, b"old").unwrap();
         write_atomically(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
     }
 }

@@ -55,18 +55,18 @@ pub(crate) mod testing {
     /// wait, in these tests), so what the test does next happens while it waits. Panics after
     /// `deadline`, which only a thread that never gets to its wait reaches.
     pub fn wait_until_asleep(tid: i32, deadline: Duration) {
-        let stat = format!("/proc/self/task/{tid}/stat");
         let until = Instant::now() + deadline;
         loop {
-            let text = std::fs::read_to_string(&stat).unwrap_or_default();
-            // The state follows the command's closing parenthesis: "tid (comm) S ...".
-            let state = text
-                .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.chars().next());
-            if state == Some('S') {
+            let state = procfs::process::Process::myself()
+                .and_then(|me| me.task_from_tid(tid)?.stat())
+                .map(|stat| stat.state);
+            if matches!(state, Ok('S')) {
                 return;
             }
-            assert!(Instant::now() < until, "thread {tid} never waited: {text}");
+            assert!(
+                Instant::now() < until,
+                "thread {tid} never waited: {state:?}"
+            );
             std::thread::yield_now();
         }
     }

@@ -42,9 +42,9 @@ async fn call(daemon: &mut DaemonHandle, media: Duration) -> CallReport {
     status.last_call.expect("a report after hangup")
 }
 
-/// Local addresses of the UDP sockets process `pid` holds.
-fn udp_sockets(pid: &str) -> Vec<String> {
-    camloop::rtc::sockets::udp_sockets(pid)
+/// Local addresses of the UDP sockets this process holds.
+fn udp_sockets() -> Vec<String> {
+    camloop::rtc::sockets::udp_sockets()
         .into_iter()
         .map(|s| s.local.to_string())
         .collect()
@@ -57,9 +57,9 @@ async fn a_five_second_call_brings_back_the_picture_and_the_tone_over_loopback_o
     let mut daemon = daemon::spawn(small_config(&dir));
     daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
     assert!(
-        udp_sockets("self").is_empty(),
+        udp_sockets().is_empty(),
         "no sockets before Call: {:?}",
-        udp_sockets("self")
+        udp_sockets()
     );
 
     daemon.press(Event::CallPressed);
@@ -68,10 +68,10 @@ async fn a_five_second_call_brings_back_the_picture_and_the_tone_over_loopback_o
         .await
         .expect("connected");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let during = udp_sockets("self");
+    let during = udp_sockets();
     daemon.press(Event::HangupPressed);
     daemon.wait_for(READY, |s| s == State::Ready).await.unwrap();
-    let after = udp_sockets("self");
+    let after = udp_sockets();
     let report = daemon.status().await.unwrap().last_call.unwrap();
     daemon.press(Event::Shutdown);
     daemon.done.await.unwrap();
@@ -152,10 +152,7 @@ async fn three_calls_in_a_row_each_build_and_release_their_connections() {
             "call {n} received audio: {:?}",
             report.audio
         );
-        assert!(
-            udp_sockets("self").is_empty(),
-            "call {n} left sockets behind"
-        );
+        assert!(udp_sockets().is_empty(), "call {n} left sockets behind");
     }
     daemon.press(Event::Shutdown);
     daemon.done.await.unwrap();
@@ -207,7 +204,7 @@ async fn a_hangup_while_connecting_returns_to_ready_and_the_next_call_works() {
     // (Waiting for Ready would not do: Ready before the Call counts too.)
     let status = daemon.status().await.unwrap();
     assert_eq!((status.state, status.calls), ("ready", 1), "{status:?}");
-    let left = udp_sockets("self");
+    let left = udp_sockets();
     assert!(left.is_empty(), "sockets left after the hangup: {left:?}");
     let report = call(&mut daemon, Duration::from_millis(1000)).await;
     assert!(report.video.decoded > 0);
@@ -283,5 +280,5 @@ async fn a_keyframe_request_from_pc2_reaches_pc1() {
     }
     assert_eq!(peers.wire_stats().await.pli, 1, "the request is counted");
     peers.close().await;
-    assert!(udp_sockets("self").is_empty());
+    assert!(udp_sockets().is_empty());
 }

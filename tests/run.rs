@@ -163,9 +163,9 @@ fn idle_control_clients_are_dropped_crowds_refused_and_the_listener_outlives_run
     // A few descriptors above what the daemon holds at rest, then more clients than that: the
     // daemon runs out of descriptors, says so, and answers again once they leave.
     let pid = child.id() as i32;
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count() as u64;
+    let open = procfs::process::Process::new(pid)
+        .and_then(|process| process.fd_count())
+        .unwrap() as u64;
     let original = set_descriptor_limit(pid, open + 3);
     let crowd: Vec<UnixStream> = (0..12).map(|_| client(&socket)).collect();
     let log = dir.join("camloop.log");

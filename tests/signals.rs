@@ -49,12 +49,9 @@ fn wait_for_log(dir: &Path, text: &str, count: usize) {
 
 /// The signal mask of a process, from /proc.
 fn blocked_signals(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("SigBlk:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .unwrap_or(0)
+    procfs::process::Process::new(pid as i32)
+        .and_then(|process| process.status())
+        .map_or(0, |status| status.sigblk)
 }
 
 #[test]

@@ -11,18 +11,10 @@ use std::time::{Duration, Instant};
 
 /// What the process holds: open descriptors, threads, resident KiB.
 fn holdings(pid: u32) -> (usize, u64, u64) {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-    };
-    (fds, field("Threads:"), field("VmRSS:"))
+    let process = procfs::process::Process::new(pid as i32).unwrap();
+    let status = process.status().unwrap();
+    let rss = status.vmrss.expect("VmRSS in /proc/PID/status");
+    (process.fd_count().unwrap(), status.threads, rss)
 }
 
 struct Control {

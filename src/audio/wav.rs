@@ -128,7 +128,8 @@ mod tests {
 
     #[test]
     fn written_samples_read_back_with_a_complete_header() {
-        let path = std::env::temp_dir().join(format!("camloop-wav-{}.wav", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("remote.wav");
         let mut sink = WavSink::create(&path).unwrap();
         sink.write(&[1, -2, 3]).unwrap();
         sink.write(&[i16::MAX]).unwrap();
@@ -136,13 +137,12 @@ mod tests {
         assert_eq!(read_samples(&path).unwrap(), [1, -2, 3, i16::MAX]);
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 8);
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn a_full_file_keeps_its_sizes_at_the_limit_and_takes_no_more() {
-        let path =
-            std::env::temp_dir().join(format!("camloop-wav-full-{}.wav", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("remote.wav");
         let mut sink = WavSink::create(&path).unwrap();
         // As after 12 h 25 min of sound: four bytes, two samples, of room left.
         sink.data_bytes = MAX_DATA_BYTES - 4;
@@ -160,13 +160,12 @@ mod tests {
             44 + 4,
             "only the samples that fit were written"
         );
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn a_growing_file_has_a_valid_header_within_a_second_without_finish() {
-        let path =
-            std::env::temp_dir().join(format!("camloop-wav-grow-{}.wav", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("remote.wav");
         let mut sink = WavSink::create(&path).unwrap();
         sink.write(&[7; 480]).unwrap();
         sink.header_written -= HEADER_EVERY;
@@ -176,6 +175,5 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 1920);
         assert_eq!(samples.len(), 960);
-        std::fs::remove_file(path).unwrap();
     }
 }

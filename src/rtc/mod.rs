@@ -327,7 +327,7 @@ impl LoopbackPeers {
 }
 
 fn udp_socket_inodes() -> HashSet<u64> {
-    sockets::udp_sockets("self")
+    sockets::udp_sockets()
         .into_iter()
         .map(|s| s.inode)
         .collect()

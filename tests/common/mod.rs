@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 /// Calls share the machine's two cores; one at a time keeps their timing honest.
 pub static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// A fresh folder for one test's files.
+/// A folder for one test's files, kept after the test: the daemon's log, recordings and report
+/// in it are what a failure is read from (a `tempfile` folder would go with the test).
 pub fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("camloop-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -9,7 +9,7 @@
 //! apart, which needs the binary's symbols: it is built unstripped in a target folder of its own.
 
 use crate::cross::{self, Target};
-use crate::system::{self, install, output};
+use crate::system::{self, install};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
@@ -126,26 +126,16 @@ pub fn measure() -> Result<()> {
 /// The address ranges of OpenH264's NEON functions in `binary`, written to a file for the
 /// plugin: each runs from its symbol to the next symbol (assembly functions have no size).
 fn neon_functions(binary: &Path) -> Result<std::path::PathBuf> {
-    let symbols = output(
-        "nm",
-        &["--numeric-sort", "--defined-only", system::text(binary)?],
-    )?;
-    let addresses: Vec<(u64, &str)> = symbols
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let address = u64::from_str_radix(words.next()?, 16).ok()?;
-            Some((address, words.nth(1)?))
-        })
-        .collect();
+    let addresses = crate::elf::symbols(&crate::elf::read(binary)?)?;
     let mut ranges = String::new();
-    for (i, &(start, name)) in addresses.iter().enumerate() {
+    for (i, (start, name)) in addresses.iter().enumerate() {
+        let start = *start;
         if !name.ends_with("_AArch64_neon") {
             continue;
         }
         let end = addresses[i + 1..]
             .iter()
-            .map(|&(a, _)| a)
+            .map(|(a, _)| *a)
             .find(|&a| a > start);
         if let Some(end) = end {
             ranges.push_str(&format!("{start:x} {end:x}\n"));
@@ -162,25 +152,10 @@ fn neon_functions(binary: &Path) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// Where `binary`'s code starts as linked: the lowest executable segment's address (a 64-bit
-/// little-endian ELF). The loader moves it by as much as the rest.
+/// Where `binary`'s code starts as linked. The loader moves it by as much as the rest.
 fn code_start(binary: &Path) -> Result<u64> {
-    let elf = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
-    let number = |at: usize, len: usize| -> Result<u64> {
-        let bytes = elf.get(at..at + len).context("ELF header cut short")?;
-        Ok(bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)))
-    };
-    let (table, entry_size, entries) = (number(32, 8)?, number(54, 2)?, number(56, 2)?);
-    let (load, executable) = (1, 1);
-    let mut lowest = None;
-    for i in 0..entries {
-        let header = (table + i * entry_size) as usize;
-        if number(header, 4)? == load && number(header + 4, 4)? & executable != 0 {
-            let address = number(header + 16, 8)?;
-            lowest = Some(lowest.map_or(address, |l: u64| l.min(address)));
-        }
-    }
-    lowest.with_context(|| format!("{} has no executable segment", binary.display()))
+    crate::elf::code_start(&crate::elf::read(binary)?)?
+        .with_context(|| format!("{} has no executable segment", binary.display()))
 }
 
 /// The instructions of one `camloop bench --codec STAGE` run of `frames` frames at `size`.

@@ -1,88 +1,157 @@
-//! `cargo xtask`: what developers and CI run alike.
-//!
-//! - `deps`: installs what a fresh Debian/Ubuntu machine lacks to build and test camloop.
-//! - `demo`: deps, a release build, then `camloop demo` (output in `target/demo/`).
-//! - `test [--host | --target T]`: formatting, lints and the host tests; then, without an option,
-//!   the aarch64 tests under qemu-user, the armv7 build, the size budget and the board tests.
-//!   With `--target`, only that target's tests.
-//! - `cross --target T`: a stripped release build for T with Debian's cross toolchain.
-//! - `sizes`: the sizes of the cross-built binaries; fails past the 8 MiB budget.
-//! - `instructions`: guest instructions an aarch64 core spends a frame, and what a Pi 4 and a Pi
-//!   5 core would make of them (`instructions.rs`).
-//! - `deb --target T`: the Debian package for T in `target/debian/`, checked by lintian.
-//! - `yocto`: the Yocto recipe's crate list from Cargo.lock (`yocto.rs`).
-//! - `yocto-check [--layers DIR]`: the Yocto layer's checks from the package registries
-//!   (`yocto_check.rs`); with the upstream layers in DIR, the real BitBake's too (`bitbake.rs`).
-//! - `board-test [--board virt|rpi3] [--config FILE] [--os debian]`: camloop on an emulated aarch64 board
-//!   (see `board.rs`).
-//! - `fuzz [--seconds N]`: each fuzz target in `fuzz/` for N seconds (default 60) with nightly
-//!   and cargo-fuzz, from the seeds in `fuzz/seeds/`, growing its corpus in `fuzz/corpus/`, then
-//!   minimising it. Commit what it adds (a crash goes into the seeds once fixed): `cargo test`
-//!   feeds both to the same code on stable.
+//! `cargo xtask`: what developers and CI run alike. `cargo xtask --help` lists the commands,
+//! from [`cli`].
 
 mod bitbake;
 mod board;
 mod cross;
 mod deb;
+mod elf;
 mod instructions;
 mod system;
 mod yocto;
 mod yocto_check;
 mod yocto_tools;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use cross::Target;
 use system::run;
 
-const USAGE: &str = "usage: cargo xtask deps | demo [camloop demo options] | test [--host | --target TRIPLE] | cross --target TRIPLE | sizes | instructions | deb --target TRIPLE | yocto | yocto-check [--layers DIR] | board-test [--board virt|rpi3] [--config FILE] [--os debian] | fuzz [--seconds N]";
+/// The commands and their flags.
+fn cli() -> Command {
+    let target = || Arg::new("target").long("target").value_name("TRIPLE");
+    Command::new("xtask")
+        .bin_name("cargo xtask")
+        .subcommand_required(true)
+        .subcommand(
+            Command::new("deps")
+                .about("Install what a fresh Debian/Ubuntu machine lacks to build and test camloop"),
+        )
+        .subcommand(
+            Command::new("demo")
+                .about("deps, a release build, then `camloop demo` with OPTIONS (output in target/demo/)")
+                .arg(
+                    Arg::new("options")
+                        .value_name("OPTIONS")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+        )
+        .subcommand(
+            Command::new("test")
+                .about(
+                    "Formatting, lints and the host tests; then, without an option, the aarch64 \
+                     tests under qemu-user, the shipped builds and their size, the Yocto checks, \
+                     the board tests and the armhf package",
+                )
+                .arg(
+                    Arg::new("host")
+                        .long("host")
+                        .action(ArgAction::SetTrue)
+                        .help("Only the host's checks and tests"),
+                )
+                .arg(target().conflicts_with("host").help("Only that target's tests")),
+        )
+        .subcommand(
+            Command::new("cross")
+                .about("A stripped release build for a target with Debian's cross toolchain")
+                .arg(target().required(true)),
+        )
+        .subcommand(
+            Command::new("sizes")
+                .about("The sizes of the cross-built binaries; fails past the 8 MiB budget"),
+        )
+        .subcommand(Command::new("instructions").about(
+            "Guest instructions an aarch64 core spends a frame, and what a Pi 4 and a Pi 5 core \
+             would make of them",
+        ))
+        .subcommand(
+            Command::new("deb")
+                .about("The Debian package for a target in target/debian/, checked by lintian")
+                .arg(target().required(true)),
+        )
+        .subcommand(
+            Command::new("yocto").about("The Yocto recipe's crate list from Cargo.lock"),
+        )
+        .subcommand(
+            Command::new("yocto-check")
+                .about(
+                    "The Yocto layer's checks from the package registries; with the upstream \
+                     layers in DIR, the real BitBake's too",
+                )
+                .arg(Arg::new("layers").long("layers").value_name("DIR")),
+        )
+        .subcommand(
+            Command::new("board-test")
+                .about("camloop on an emulated aarch64 board (board.rs)")
+                .arg(
+                    Arg::new("board")
+                        .long("board")
+                        .value_parser(["virt", "rpi3"])
+                        .default_value("virt"),
+                )
+                .arg(Arg::new("config").long("config").value_name("FILE"))
+                .arg(
+                    Arg::new("os")
+                        .long("os")
+                        .value_parser(["debian"])
+                        .help("The package on Debian's userland, booted on virt with systemd"),
+                ),
+        )
+        .subcommand(
+            Command::new("fuzz")
+                .about(
+                    "Each fuzz target in fuzz/ with nightly and cargo-fuzz, from fuzz/seeds/, \
+                     growing and minimising fuzz/corpus/ (commit what it adds; cargo test feeds \
+                     both to the same code on stable)",
+                )
+                .arg(
+                    Arg::new("seconds")
+                        .long("seconds")
+                        .value_parser(clap::value_parser!(u32).range(1..))
+                        .default_value("60"),
+                ),
+        )
+}
 
 fn main() -> Result<()> {
+    let matches = cli().get_matches();
     // Paths below are relative to the workspace root, wherever cargo was invoked.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::env::set_current_dir(&root).context("cannot enter the workspace root")?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    match (args.first().map(String::as_str), rest.as_slice()) {
-        (Some("deps"), []) => system::host_deps(),
-        (Some("demo"), options) => demo(options),
-        (Some("test"), []) => test_everything(),
-        (Some("test"), ["--host"]) => test_host(),
-        (Some("test"), ["--target", triple]) => cross::test(Target::named(triple)?),
-        (Some("cross"), ["--target", triple]) => cross::build(Target::named(triple)?).map(|_| ()),
-        (Some("sizes"), []) => cross::sizes(),
-        (Some("instructions"), []) => instructions::measure(),
-        (Some("deb"), ["--target", triple]) => deb::package(Target::named(triple)?).map(|_| ()),
-        (Some("yocto"), []) => yocto::write(),
-        (Some("yocto-check"), []) => yocto_check::check(None),
-        (Some("yocto-check"), ["--layers", dir]) => {
-            yocto_check::check(Some(std::path::Path::new(dir)))
+    let text = |args: &ArgMatches, name: &str| args.get_one::<String>(name).cloned();
+    let target = |args: &ArgMatches| Target::named(&text(args, "target").unwrap_or_default());
+    match matches.subcommand() {
+        Some(("deps", _)) => system::host_deps(),
+        Some(("demo", args)) => demo(args.get_many::<String>("options").into_iter().flatten()),
+        Some(("test", args)) if args.get_flag("host") => test_host(),
+        Some(("test", args)) if args.contains_id("target") => cross::test(target(args)?),
+        Some(("test", _)) => test_everything(),
+        Some(("cross", args)) => cross::build(target(args)?).map(|_| ()),
+        Some(("sizes", _)) => cross::sizes(),
+        Some(("instructions", _)) => instructions::measure(),
+        Some(("deb", args)) => deb::package(target(args)?).map(|_| ()),
+        Some(("yocto", _)) => yocto::write(),
+        Some(("yocto-check", args)) => {
+            yocto_check::check(text(args, "layers").as_deref().map(std::path::Path::new))
         }
-        (Some("board-test"), options) => board_test(options),
-        (Some("fuzz"), []) => fuzz("60"),
-        (Some("fuzz"), ["--seconds", seconds]) if seconds.parse::<u32>().is_ok_and(|s| s > 0) => {
-            fuzz(seconds)
+        Some(("board-test", args)) => {
+            let board = match text(args, "os").as_deref() {
+                Some("debian") => board::Board::Debian,
+                _ => board::Board::named(&text(args, "board").unwrap_or_default())?,
+            };
+            let config = text(args, "config");
+            board::test(board, config.as_deref().map(std::path::Path::new))
         }
-        _ => bail!("{USAGE}"),
+        Some(("fuzz", args)) => fuzz(args.get_one::<u32>("seconds").copied().unwrap_or(60)),
+        _ => unreachable!("clap requires a known command"),
     }
-}
-
-fn board_test(options: &[&str]) -> Result<()> {
-    let (mut board, mut config) = (board::Board::Virt, None);
-    for pair in options.chunks(2) {
-        match pair {
-            ["--board", name] => board = board::Board::named(name)?,
-            ["--config", file] => config = Some(std::path::Path::new(*file)),
-            // The package on Debian's userland, booted on virt with systemd (board/debian.rs).
-            ["--os", "debian"] => board = board::Board::Debian,
-            _ => bail!("{USAGE}"),
-        }
-    }
-    board::test(board, config)
 }
 
 const FUZZ_TARGETS: [&str; 4] = ["config", "control_line", "ctl_reply", "rtp_video"];
 
-fn fuzz(seconds: &str) -> Result<()> {
+fn fuzz(seconds: u32) -> Result<()> {
     let time = format!("-max_total_time={seconds}");
     for target in FUZZ_TARGETS {
         // New inputs go to the corpus (the first folder); the seeds are read, never minimised.
@@ -108,11 +177,11 @@ fn fuzz(seconds: &str) -> Result<()> {
     Ok(())
 }
 
-fn demo(options: &[&str]) -> Result<()> {
+fn demo<'a>(options: impl Iterator<Item = &'a String>) -> Result<()> {
     system::host_deps()?;
     system::run_cargo(&["build", "--release", "--bin", "camloop"])?;
     let mut args = vec!["demo"];
-    args.extend(options);
+    args.extend(options.map(String::as_str));
     let camloop = system::target_dir()?.join("release/camloop");
     run(system::text(&camloop)?, &args)
 }
@@ -196,39 +265,23 @@ fn test_everything() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::USAGE;
-
-    /// Each command of the usage line with the flags it takes.
-    fn usage() -> Vec<(&'static str, Vec<&'static str>)> {
-        let commands = USAGE.strip_prefix("usage: cargo xtask ").unwrap();
-        // The alternatives are split at the bars outside brackets: `[--host | --target T]` is
-        // one command's.
-        let mut alternatives = vec![String::new()];
-        let mut depth = 0;
-        for c in commands.chars() {
-            match c {
-                '[' => depth += 1,
-                ']' => depth -= 1,
-                '|' if depth == 0 => {
-                    alternatives.push(String::new());
-                    continue;
-                }
-                _ => {}
-            }
-            alternatives.last_mut().unwrap().push(c);
-        }
-        alternatives
-            .into_iter()
-            .map(|alternative| {
-                let alternative: &'static str = alternative.trim().to_string().leak();
-                let name = alternative.split(' ').next().unwrap();
-                let flags = alternative
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                    .filter(|word| word.starts_with("--"))
+    /// Each command with the flags it takes.
+    fn usage() -> Vec<(String, Vec<String>)> {
+        super::cli()
+            .get_subcommands()
+            .map(|command| {
+                let flags = command
+                    .get_arguments()
+                    .filter_map(|arg| Some(format!("--{}", arg.get_long()?)))
                     .collect();
-                (name, flags)
+                (command.get_name().to_string(), flags)
             })
             .collect()
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::cli().debug_assert();
     }
 
     /// The README and docs/ show only `cargo xtask` commands and flags that exist.
@@ -252,7 +305,7 @@ mod tests {
                     .next()
                     .unwrap_or_default();
                 let name = line.split(' ').next().unwrap_or_default();
-                let Some((_, flags)) = usage.iter().find(|(command, _)| *command == name) else {
+                let Some((_, flags)) = usage.iter().find(|(command, _)| command == name) else {
                     panic!(
                         "{}: `cargo xtask {line}`: no command {name}",
                         page.display()
@@ -265,7 +318,7 @@ mod tests {
                 for word in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
                     if word.starts_with("--") {
                         assert!(
-                            flags.contains(&word),
+                            flags.iter().any(|flag| flag == word),
                             "{}: `cargo xtask {line}`: {name} takes no {word}",
                             page.display()
                         );
@@ -275,18 +328,5 @@ mod tests {
             }
         }
         assert!(checked >= 10, "only {checked} commands found");
-    }
-
-    #[test]
-    fn the_usage_line_has_each_command_with_its_flags() {
-        let usage = usage();
-        let board = usage
-            .iter()
-            .find(|(name, _)| *name == "board-test")
-            .unwrap();
-        assert_eq!(board.1, ["--board", "--config", "--os"]);
-        assert!(usage.iter().any(|(name, _)| *name == "yocto-check"));
-        let test = usage.iter().find(|(name, _)| *name == "test").unwrap();
-        assert_eq!(test.1, ["--host", "--target"]);
     }
 }

@@ -203,17 +203,12 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The screendumps taken during the call and after Hangup show what camloop should; kept as
-/// PNG beside them.
+/// The screendumps taken during the call and after Hangup show what camloop should.
 fn screen_seen(outcome: &Outcome, work: &Path) -> Result<()> {
     if let Some(opened) = outcome.marker("screen") {
         eprintln!("xtask: camloop on the board: {}", opened.trim());
     }
-    let shot = |name: &str| -> Result<screen::Shot> {
-        let shot = screen::Shot::read(&work.join(format!("screen-{name}.ppm")))?;
-        shot.write_png(&work.join(format!("screen-{name}.png")))?;
-        Ok(shot)
-    };
+    let shot = |name: &str| screen::Shot::read(&work.join(format!("screen-{name}.png")));
     for figure in screen::check(&shot("connected")?, &shot("ready")?)? {
         eprintln!("xtask: screen, {figure}");
     }

@@ -1,15 +1,15 @@
-//! The newc ("070701") cpio format the kernel unpacks as its initramfs.
+//! The initramfs archive the kernel unpacks: files, the folders they need, device nodes.
 
 use anyhow::{Context, Result, bail};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// A newc ("070701") cpio archive, the format the kernel unpacks as its initramfs.
+/// A newc ("070701") cpio archive, the format the kernel unpacks as its initramfs: entries made
+/// by the `cpio` crate, with the folders each file needs.
 pub struct Cpio<W: Write> {
     out: W,
     inode: u32,
-    written: usize,
     /// Folders already in the archive.
     folders: HashSet<PathBuf>,
 }
@@ -19,50 +19,25 @@ impl<W: Write> Cpio<W> {
         Cpio {
             out,
             inode: 1,
-            written: 0,
             folders: HashSet::new(),
         }
     }
 
     fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<()> {
-        let name_len = name.len() + 1;
-        let fields = [
-            self.inode,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name_len as u32,
-            0,
-        ];
+        let mut entry = cpio::newc::Builder::new(name)
+            .ino(self.inode)
+            .mode(mode)
+            .nlink(1)
+            .rdev_major(rdev.0)
+            .rdev_minor(rdev.1)
+            .write(
+                &mut self.out,
+                data.len().try_into().context("a file over 4 GiB")?,
+            );
+        entry.write_all(data)?;
+        entry.finish()?;
         self.inode += 1;
-        let mut header = String::from("070701");
-        for field in fields {
-            header.push_str(&format!("{field:08x}"));
-        }
-        self.write(header.as_bytes())?;
-        self.write(name.as_bytes())?;
-        self.write(&[0])?;
-        self.pad()?;
-        self.write(data)?;
-        self.pad()
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes)?;
-        self.written += bytes.len();
         Ok(())
-    }
-
-    fn pad(&mut self) -> Result<()> {
-        let padding = (4 - self.written % 4) % 4;
-        self.write(&[0; 3][..padding])
     }
 
     pub fn dir(&mut self, name: &str) -> Result<()> {
@@ -94,7 +69,7 @@ impl<W: Write> Cpio<W> {
     }
 
     pub fn finish(mut self) -> Result<()> {
-        self.entry("TRAILER!!!", 0, &[], (0, 0))?;
+        cpio::newc::trailer(&mut self.out)?;
         self.out.flush()?;
         Ok(())
     }

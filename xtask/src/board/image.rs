@@ -119,11 +119,8 @@ fn libraries(binary: &Path, target: &Target) -> Result<Vec<(PathBuf, String)>> {
         PathBuf::from("/lib").join(gnu),
         PathBuf::from("/usr").join(gnu).join("lib"),
     ];
-    let headers = output("readelf", &["-lW", binary.to_str().context("path")?])?;
-    let interpreter = headers
-        .lines()
-        .find_map(|l| l.split("Requesting program interpreter: ").nth(1))
-        .map(|i| i.trim_end_matches(']').to_owned())
+    let interpreter = crate::elf::linking(&crate::elf::read(binary)?)?
+        .interpreter
         .context("camloop has no program interpreter: not a dynamic executable?")?;
     let interpreter_name = Path::new(&interpreter)
         .file_name()
@@ -143,15 +140,9 @@ fn libraries(binary: &Path, target: &Target) -> Result<Vec<(PathBuf, String)>> {
     let mut pending = vec![binary.to_path_buf()];
     let mut seen = HashSet::new();
     while let Some(elf) = pending.pop() {
-        let dynamic = output("readelf", &["-dW", elf.to_str().context("path")?])?;
-        for needed in dynamic.lines().filter(|l| l.contains("(NEEDED)")) {
-            let Some(name) = needed
-                .split('[')
-                .nth(1)
-                .map(|n| n.trim_end_matches(']').to_owned())
-            else {
-                continue;
-            };
+        let linking = crate::elf::linking(&crate::elf::read(&elf)?)
+            .with_context(|| format!("reading {}", elf.display()))?;
+        for name in linking.needed {
             if !seen.insert(name.clone()) {
                 continue;
             }

@@ -199,9 +199,9 @@ impl Panel {
         Ok(())
     }
 
-    /// The screen as QEMU shows it, into `screen-{name}.ppm` beside the QMP socket.
+    /// The screen as QEMU shows it, into `screen-{name}.png` beside the QMP socket.
     fn screendump(&mut self, name: &str) -> Result<()> {
-        let to = self.qmp.with_file_name(format!("screen-{name}.ppm"));
+        let to = self.qmp.with_file_name(format!("screen-{name}.png"));
         screen::dump(&mut Qmp::open(connect(&self.qmp)?)?, &to)
             .with_context(|| format!("the screendump {name}"))
     }

@@ -41,15 +41,18 @@ impl Qmp {
     }
 }
 
-/// What is on screen, as a PPM file.
+/// What is on screen, as a PNG file (QEMU ≥ 7.1 writes PNG when asked).
 pub fn dump(qmp: &mut Qmp, to: &Path) -> Result<()> {
     let to = std::path::absolute(to)?;
-    let command = serde_json::json!({"execute": "screendump", "arguments": {"filename": to}});
+    let command = serde_json::json!({
+        "execute": "screendump",
+        "arguments": {"filename": to, "format": "png"}
+    });
     qmp.execute(&command.to_string())?;
     Ok(())
 }
 
-/// An RGB picture read from a binary PPM (P6, 8 bits).
+/// An RGB picture, from a screendump.
 pub struct Shot {
     pub width: usize,
     pub height: usize,
@@ -58,55 +61,25 @@ pub struct Shot {
 
 impl Shot {
     pub fn read(path: &Path) -> Result<Shot> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        // The header: P6, width, height, maximum, each after white space, then one byte.
-        let mut fields = Vec::new();
-        let mut at = 0;
-        while fields.len() < 4 {
-            while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
-                at += 1;
-            }
-            let start = at;
-            while bytes.get(at).is_some_and(|b| !b.is_ascii_whitespace()) {
-                at += 1;
-            }
-            fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
-            if at >= bytes.len() {
-                bail!("{} is not a whole PPM", path.display());
-            }
-        }
-        let [magic, width, height, max] = &fields[..] else {
-            unreachable!()
-        };
-        if magic != "P6" || max != "255" {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info()?;
+        let mut rgb = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut rgb)?;
+        if (frame.color_type, frame.bit_depth) != (png::ColorType::Rgb, png::BitDepth::Eight) {
             bail!(
-                "{} is not an 8-bit binary PPM ({magic}, {max})",
-                path.display()
+                "{} is {:?} at {:?}, not 8-bit RGB",
+                path.display(),
+                frame.color_type,
+                frame.bit_depth
             );
         }
-        let (width, height): (usize, usize) = (width.parse()?, height.parse()?);
-        let rgb = bytes[at + 1..].to_vec();
-        if rgb.len() < width * height * 3 {
-            bail!("{} is short", path.display());
-        }
-        Ok(Shot { width, height, rgb })
-    }
-
-    /// The picture as a PNG file, to keep and to show.
-    pub fn write_png(&self, path: &Path) -> Result<()> {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut encoder = png::Encoder::new(
-            std::io::BufWriter::new(file),
-            self.width as u32,
-            self.height as u32,
-        );
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(&self.rgb[..self.width * self.height * 3])?;
-        writer.finish()?;
-        Ok(())
+        rgb.truncate(frame.buffer_size());
+        Ok(Shot {
+            width: frame.width as usize,
+            height: frame.height as usize,
+            rgb,
+        })
     }
 
     fn pixel(&self, x: usize, y: usize) -> [u8; 3] {

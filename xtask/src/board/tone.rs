@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn the_written_tone_measures_as_itself() {
-        let path = std::env::temp_dir().join(format!("camloop-tone-{}.wav", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
         write(&path, 2).unwrap();
         let recording = measure(&path).unwrap();
         assert!((recording.hz - HZ).abs() < 2.0, "{}", recording.hz);
@@ -175,7 +176,6 @@ mod tests {
         assert_eq!(recording.first_sound_s, Some(0.0));
         assert!(recording.gaps.is_empty(), "{}", recording.described());
         assert!(check(&path).is_ok());
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

@@ -101,6 +101,13 @@ fn refused(why: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
 }
 
+fn link_refused(link: &Path) -> std::io::Error {
+    refused(format!(
+        "{} is a symbolic link, and camloop does not write through links: give the real path",
+        link.display()
+    ))
+}
+
 fn is_link(folder: &OwnedFd, name: &OsStr) -> bool {
     fstatat(folder, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
         .is_ok_and(|stat| SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
@@ -113,10 +120,38 @@ fn folder_of(path: &Path) -> std::io::Result<(OwnedFd, OsString)> {
         .file_name()
         .ok_or_else(|| refused("the path names no file".into()))?;
     let walk = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let start = if path.is_absolute() { "/" } else { "." };
-    let mut folder = open(start, walk, Mode::empty())?;
-    let mut walked = PathBuf::from(start);
-    for component in path.parent().unwrap_or(Path::new("")).components() {
+    let mut components = path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .components()
+        .peekable();
+    // An absolute path's first folder is opened by its whole name, "/tmp" rather than "tmp"
+    // in "/": the same folder, and under qemu-user with a sysroot (`-L`, as the aarch64 tests
+    // run) a bare "/" is the sysroot's.
+    let (mut folder, mut walked) = match components.peek() {
+        Some(Component::RootDir) => {
+            components.next();
+            match components.next() {
+                Some(Component::Normal(first)) => {
+                    let first = Path::new("/").join(first);
+                    let opened = open(&first, walk | OFlag::O_NOFOLLOW, Mode::empty());
+                    match opened {
+                        Ok(folder) => (folder, first),
+                        Err(_)
+                            if std::fs::symlink_metadata(&first)
+                                .is_ok_and(|m| m.file_type().is_symlink()) =>
+                        {
+                            return Err(link_refused(&first));
+                        }
+                        Err(errno) => return Err(errno.into()),
+                    }
+                }
+                _ => (open("/", walk, Mode::empty())?, PathBuf::from("/")),
+            }
+        }
+        _ => (open(".", walk, Mode::empty())?, PathBuf::from(".")),
+    };
+    for component in components {
         let step = match component {
             Component::Normal(step) => step,
             Component::ParentDir => OsStr::new(".."),
@@ -125,12 +160,7 @@ fn folder_of(path: &Path) -> std::io::Result<(OwnedFd, OsString)> {
         walked.push(step);
         folder = match openat(&folder, step, walk | OFlag::O_NOFOLLOW, Mode::empty()) {
             Ok(next) => next,
-            Err(_) if is_link(&folder, step) => {
-                return Err(refused(format!(
-                    "{} is a symbolic link, and camloop does not write through links: give the real path",
-                    walked.display()
-                )));
-            }
+            Err(_) if is_link(&folder, step) => return Err(link_refused(&walked)),
             Err(errno) => return Err(errno.into()),
         };
     }

@@ -75,12 +75,29 @@ pub struct AudioLatency {
     pub p95: Option<f64>,
 }
 
+/// How long pc2's audio packets waited in its jitter buffer before they were played.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PlayoutDelay {
+    pub p50: Option<f64>,
+    pub max: Option<f64>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AudioReport {
     pub captured: u64,
     pub sent: u64,
     pub received: u64,
+    /// Packets played in their turn.
     pub played: u64,
+    /// Lost packets played from the next packet's in-band FEC.
+    pub fec_recovered: u64,
+    /// Lost packets, without FEC, played as Opus's concealment.
+    pub concealed_ms: f64,
+    /// Packets that came after their turn (recovered or concealed already), dropped.
+    pub late: u64,
+    /// The longest run of concealment: sound that was not the source's.
+    pub max_gap_ms: f64,
+    pub playout_delay_ms: PlayoutDelay,
     /// Microphone overruns (capture not read in time), recovered.
     pub xruns: u64,
     /// Speaker underruns (pc2's audio late), recovered.

@@ -184,6 +184,24 @@ async fn lost_packets_are_asked_for_again_resent_and_counted() {
         "{:?}",
         video.freeze_max_ms
     );
+    // Audio, lost on its own schedule: each lost packet recovered from the next one's in-band
+    // FEC or concealed, no run of concealment longer than a block.
+    let audio = &report.audio;
+    println!("audio: {}", serde_json::to_string(audio).unwrap());
+    let lost = audio.sent - audio.received;
+    assert!(lost > 0, "no audio lost");
+    assert!(
+        audio.fec_recovered * 2 >= lost,
+        "FEC recovered {} of {lost} lost",
+        audio.fec_recovered
+    );
+    assert!(audio.max_gap_ms <= 20.0, "{}", audio.max_gap_ms);
+    assert!(
+        audio.concealed_ms <= 0.06 * audio.sent as f64 * 20.0,
+        "{} ms concealed of {} blocks",
+        audio.concealed_ms,
+        audio.sent
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

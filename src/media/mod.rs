@@ -2,6 +2,7 @@
 
 pub mod frame;
 pub mod h264;
+pub mod jitter;
 pub mod opus;
 pub mod pixel;
 pub mod queue;

@@ -3,18 +3,22 @@
 //! Inbound RTCP stops at the end of webrtc's interceptor chain unless an interceptor marks it
 //! for the application; without [`KeyframeRequestForwarder`], the sender would never hear that
 //! the receiver lost a picture and the call would stay frozen until the next periodic keyframe.
-//! It also counts the NACKs and keyframe requests, which webrtc's statistics leave at zero.
+//! It also counts the NACKs and keyframe requests, which webrtc's statistics leave at zero, and
+//! reads the audio loss pc2's receiver reports give, for the Opus encoder's in-band FEC.
 //! [`RetransmissionCounter`], below the NACK responder, counts the packets resent.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::reception_report::ReceptionReport;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Feedback pc1 received, and what it resent.
@@ -27,12 +31,16 @@ pub struct FeedbackCounts {
     pub pli: AtomicU64,
     /// RTP packets sent again (by the NACK responder).
     pub retransmitted: AtomicU64,
+    /// The share of pc1's audio packets lost, in percent, as pc2's latest report says.
+    pub audio_loss_percent: AtomicU8,
 }
 
 /// Passes PLI and FIR on to the application, marked for delivery; drops other inbound RTCP,
 /// which the interceptors before it have already acted on. Place it last in the chain.
 pub struct KeyframeRequestForwarder {
     counts: Arc<FeedbackCounts>,
+    /// pc1's audio stream, whose reception reports give the loss.
+    audio_ssrc: Option<u32>,
     read_queue: VecDeque<TaggedPacket>,
     write_queue: VecDeque<TaggedPacket>,
 }
@@ -41,8 +49,32 @@ impl KeyframeRequestForwarder {
     pub fn new(counts: Arc<FeedbackCounts>) -> Self {
         KeyframeRequestForwarder {
             counts,
+            audio_ssrc: None,
             read_queue: VecDeque::new(),
             write_queue: VecDeque::new(),
+        }
+    }
+}
+
+impl KeyframeRequestForwarder {
+    /// The audio loss a receiver or sender report gives for pc1's audio stream.
+    fn note_loss(&self, packet: &dyn rtc::rtcp::Packet) {
+        let any = packet.as_any();
+        let reports: &[ReceptionReport] = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+            &rr.reports
+        } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
+            &sr.reports
+        } else {
+            return;
+        };
+        for report in reports {
+            if Some(report.ssrc) == self.audio_ssrc {
+                // The fraction lost is in 256ths.
+                let percent = (u16::from(report.fraction_lost) * 100 / 256) as u8;
+                self.counts
+                    .audio_loss_percent
+                    .store(percent, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -70,6 +102,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
                         .fetch_add(named as u64, Ordering::Relaxed);
                 } else if is_keyframe_request(packet.as_ref()) {
                     self.counts.pli.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.note_loss(packet.as_ref());
                 }
             }
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
@@ -102,7 +136,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
 }
 
 impl Interceptor for KeyframeRequestForwarder {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        if info.payload_type == super::OPUS_PAYLOAD_TYPE {
+            self.audio_ssrc = Some(info.ssrc);
+        }
+    }
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
@@ -173,4 +211,38 @@ impl Interceptor for RetransmissionCounter {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audio_loss_comes_from_the_reports_on_pc1s_audio_stream_only() {
+        let counts = Arc::new(FeedbackCounts::default());
+        let mut forwarder = KeyframeRequestForwarder::new(counts.clone());
+        for (ssrc, payload_type) in [(7, super::super::OPUS_PAYLOAD_TYPE), (9, 102)] {
+            forwarder.bind_local_stream(&StreamInfo {
+                ssrc,
+                payload_type,
+                ..StreamInfo::default()
+            });
+        }
+        let report = |ssrc, fraction_lost| ReceptionReport {
+            ssrc,
+            fraction_lost,
+            ..ReceptionReport::default()
+        };
+        // A quarter of the audio lost; the video's own figure is not the audio's.
+        forwarder.note_loss(&ReceiverReport {
+            reports: vec![report(9, 200), report(7, 64)],
+            ..ReceiverReport::default()
+        });
+        assert_eq!(counts.audio_loss_percent.load(Ordering::Relaxed), 25);
+        forwarder.note_loss(&SenderReport {
+            reports: vec![report(7, 0)],
+            ..SenderReport::default()
+        });
+        assert_eq!(counts.audio_loss_percent.load(Ordering::Relaxed), 0);
+    }
 }

@@ -247,6 +247,11 @@ impl LoopbackPeers {
             .map_err(peer_error("sending audio"))
     }
 
+    /// The share of the audio pc2 last reported lost, in percent.
+    pub fn audio_loss_percent(&self) -> u8 {
+        self.feedback.audio_loss_percent.load(Ordering::Relaxed)
+    }
+
     /// Whether pc2 asked for a keyframe since the last call; clears the request.
     pub fn take_keyframe_request(&self) -> bool {
         self.keyframe_wanted.swap(false, Ordering::Relaxed)

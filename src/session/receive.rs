@@ -6,9 +6,11 @@ use crate::camera::pattern::Pattern;
 use crate::display::VideoSink;
 use crate::fault::Fault;
 use crate::media::frame::psnr;
+use crate::media::frame::{SAMPLE_RATE, SAMPLES_PER_BLOCK};
 use crate::media::h264::{
     AccessUnitAssembler, Assembled, H264Decoder, carries_sequence_parameters,
 };
+use crate::media::jitter::{self, Block, JitterBuffer};
 use crate::media::opus::OpusDecoder;
 use crate::media::queue::DropOldest;
 use crate::media::reorder::{Reorder, ReorderCounts};
@@ -16,18 +18,6 @@ use crate::rtc::RtpPacket;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-/// Receives packets until the session stops or pc2 goes away.
-fn receive(shared: &Shared, packets: &Receiver<RtpPacket>) -> Option<RtpPacket> {
-    while shared.running() {
-        match packets.recv_timeout(POLL) {
-            Ok(packet) => return Some(packet),
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return None,
-        }
-    }
-    None
-}
 
 /// How long pc2 holds the packets after a gap for the missing one: long enough for a NACK
 /// (sent within 100 ms of the gap) to bring it back across a path of a few tens of ms each way.
@@ -199,6 +189,9 @@ pub(super) fn measure_quality(
     }
 }
 
+/// pc2's audio: each packet into the jitter buffer as it comes; each 20 ms, on the playout
+/// clock, the block it says — decoded, recovered from the next packet's FEC, or concealed, and
+/// made a step shorter or longer as the delay follows the jitter — to the speaker.
 pub(super) fn decode_audio(
     shared: Shared,
     packets: Receiver<RtpPacket>,
@@ -209,24 +202,57 @@ pub(super) fn decode_audio(
         Ok(d) => d,
         Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
     };
-    while let Some(packet) = receive(&shared, &packets) {
-        let latency = ledger.take(packet.header.timestamp).map(|t| t.elapsed());
-        let pcm = match decoder.decode(&packet.payload) {
-            Ok(pcm) => pcm,
+    let mut buffer = JitterBuffer::new();
+    // When the next block is due; none until the first packet came.
+    let mut due: Option<Instant> = None;
+    while shared.running() {
+        let now = Instant::now();
+        let wait = due.map_or(POLL, |at| at.saturating_duration_since(now).min(POLL));
+        if !wait.is_zero() {
+            match packets.recv_timeout(wait) {
+                Ok(packet) => {
+                    shared.meter.audio_received();
+                    let now = Instant::now();
+                    buffer.push(packet.header.sequence_number, packet, now);
+                    // The first packet's turn comes a block after it: room for its followers.
+                    due.get_or_insert(now + jitter::BLOCK);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            continue;
+        }
+        let Some(at) = due else { continue };
+        let playout = buffer.pull(now);
+        let decoded = match &playout.block {
+            Block::Wait => continue,
+            Block::Packet(packet) => decoder.decode(&packet.payload),
+            Block::Fec(next) => decoder.recover(&next.payload),
+            Block::Conceal => decoder.conceal(),
+        };
+        let pcm = match decoded {
+            Ok(pcm) => jitter::stretch(pcm, playout.stretch),
             Err(e) => {
                 log::debug!("dropping an audio packet: {e}");
-                continue;
+                vec![0; SAMPLES_PER_BLOCK]
             }
         };
-        shared.meter.audio_received(latency);
-        if let Some(out) = &mut sink {
-            match out.write(&pcm) {
-                Ok(()) => shared.meter.audio_played(),
-                Err(e) => {
-                    (shared.notify)(SessionNote::OutputFailed(e.fault()));
-                    sink = None;
-                }
-            }
+        // The playout clock runs on what was played; a block late by more than one is not
+        // made up for, so a stall does not become a burst.
+        let played = Duration::from_secs_f64(pcm.len() as f64 / f64::from(SAMPLE_RATE));
+        due = Some((at + played).max(now));
+        let latency = match &playout.block {
+            Block::Packet(packet) => ledger.take(packet.header.timestamp).map(|t| t.elapsed()),
+            _ => None,
+        };
+        shared
+            .meter
+            .audio_playout(buffer.counts(), playout.waited, latency);
+        if let Some(out) = &mut sink
+            && let Err(e) = out.write(&pcm)
+        {
+            (shared.notify)(SessionNote::OutputFailed(e.fault()));
+            sink = None;
         }
     }
     if let Some(mut sink) = sink

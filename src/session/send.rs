@@ -91,7 +91,16 @@ pub(super) fn encode_audio(
         Err(e) => return (shared.notify)(SessionNote::CodecFailed(Fault::internal(e))),
     };
     let base: u32 = rand::random();
+    // What the encoder was last told the network loses; until a report comes, its default.
+    let mut loss_told = None;
     while shared.running() {
+        let loss = shared.peers.audio_loss_percent();
+        if loss_told != Some(loss) && (loss > 0 || loss_told.is_some()) {
+            if let Err(e) = encoder.expect_loss(loss) {
+                log::debug!("{e}");
+            }
+            loss_told = Some(loss);
+        }
         if !shared.flowing.load(Ordering::Relaxed) {
             // Sound from before the call is stale: drop it.
             blocks.pop(WAITING_POLL);

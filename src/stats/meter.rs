@@ -1,9 +1,10 @@
 //! The call meter: where one call's threads record what happens, and the report it makes.
 
 use super::{
-    AudioLatency, AudioReport, CallReport, LATENCY_METHOD, Percentiles, ProcessReport, SetupMs,
-    VideoReport, ms, process_cpu_s, process_rss_peak_kib, round,
+    AudioLatency, AudioReport, CallReport, LATENCY_METHOD, Percentiles, PlayoutDelay,
+    ProcessReport, SetupMs, VideoReport, ms, process_cpu_s, process_rss_peak_kib, round,
 };
+use crate::media::jitter::{self, JitterCounts};
 use crate::media::reorder::ReorderCounts;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,8 +70,10 @@ struct Quality {
 #[derive(Default)]
 struct AudioReceiving {
     received: u64,
-    played: u64,
     latency: Durations,
+    /// How long each packet played waited in the jitter buffer.
+    waited: Durations,
+    playout: JitterCounts,
 }
 
 /// Where the threads of one call record what happens. Each thread writes a part of its own,
@@ -184,16 +187,26 @@ impl CallMeter {
         self.audio_sent.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn audio_received(&self, latency: Option<Duration>) {
+    pub fn audio_received(&self) {
+        lock(&self.audio_receiving).received += 1;
+    }
+
+    /// A block played: the jitter buffer's counts so far, how long its packet waited in the
+    /// buffer and its capture-to-playout latency, when it was a packet.
+    pub fn audio_playout(
+        &self,
+        counts: JitterCounts,
+        waited: Option<Duration>,
+        latency: Option<Duration>,
+    ) {
         let mut receiving = lock(&self.audio_receiving);
-        receiving.received += 1;
+        receiving.playout = counts;
+        if let Some(waited) = waited {
+            receiving.waited.record(waited);
+        }
         if let Some(latency) = latency {
             receiving.latency.record(latency);
         }
-    }
-
-    pub fn audio_played(&self) {
-        lock(&self.audio_receiving).played += 1;
     }
 
     /// The report so far; `outside` carries what others counted.
@@ -260,6 +273,7 @@ impl CallMeter {
         };
         let first_frame = lock(&self.video_receiving).first_frame;
         let audio = lock(&self.audio_receiving);
+        let block_ms = jitter::BLOCK.as_secs_f64() * 1000.0;
         CallReport {
             duration_s: round(duration, 3),
             setup_ms: SetupMs {
@@ -272,7 +286,15 @@ impl CallMeter {
                 captured: outside.audio_captured,
                 sent: self.audio_sent.load(Ordering::Relaxed),
                 received: audio.received,
-                played: audio.played,
+                played: audio.playout.played,
+                fec_recovered: audio.playout.fec_recovered,
+                concealed_ms: round(audio.playout.concealed as f64 * block_ms, 1),
+                late: audio.playout.late,
+                max_gap_ms: round(audio.playout.longest_concealment as f64 * block_ms, 1),
+                playout_delay_ms: PlayoutDelay {
+                    p50: audio.waited.quantile_ms(0.50),
+                    max: audio.waited.quantile_ms(1.0),
+                },
                 xruns: outside.audio_xruns,
                 underruns: outside.audio_underruns,
                 latency_ms: AudioLatency {

@@ -71,6 +71,11 @@ pub(super) async fn one(
         relay_dropped: report
             .network
             .map_or(0, |n| n.to_pc2_dropped + n.to_pc1_dropped),
+        audio_lost: report.audio.sent.saturating_sub(report.audio.received),
+        audio_fec_recovered: report.audio.fec_recovered,
+        audio_concealed_percent: 100.0 * report.audio.concealed_ms
+            / (report.audio.sent.max(1) as f64 * 20.0),
+        audio_max_gap_ms: report.audio.max_gap_ms,
         screen: described.unwrap_or_default(),
         screen_fps,
     })

@@ -151,6 +151,12 @@ pub struct BenchRun {
     pub pli: u64,
     pub relay_dropped_video: u64,
     pub relay_dropped: u64,
+    /// The audio packets lost, those played from the next one's FEC, the share of the sound
+    /// concealed and its longest run.
+    pub audio_lost: u64,
+    pub audio_fec_recovered: u64,
+    pub audio_concealed_percent: f64,
+    pub audio_max_gap_ms: f64,
     /// The screen the call was shown on (empty: none), and the pictures it showed a second.
     pub screen: String,
     pub screen_fps: f64,

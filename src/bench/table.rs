@@ -79,10 +79,11 @@ pub(super) fn print(rows: &[(BenchRun, usize)]) {
     }
 }
 
-/// What got through an impaired network: decoded share, the longest freeze, and the repair.
+/// What got through an impaired network: decoded share, the longest freeze, and the repair;
+/// the audio lost, recovered from FEC and concealed.
 pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
     println!(
-        "{:<16} {:>5} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+        "{:<16} {:>5} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9} {:>7} {:>6} {:>11} {:>8}",
         "picture",
         "runs",
         "sent",
@@ -94,11 +95,15 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
         "nack pkts",
         "resent",
         "pli",
-        "relay lost"
+        "relay lost",
+        "a. lost",
+        "a. fec",
+        "concealed %",
+        "a. gap ms"
     );
     for (r, n) in rows {
         println!(
-            "{:<16} {:>5} {:>7} {:>8} {:>9.1} {:>9.0} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9}",
+            "{:<16} {:>5} {:>7} {:>8} {:>9.1} {:>9.0} {:>8} {:>6} {:>9} {:>7} {:>5} {:>9} {:>7} {:>6} {:>11.1} {:>8.0}",
             label(r),
             n,
             r.frames_sent,
@@ -110,7 +115,11 @@ pub(super) fn print_network(rows: &[(BenchRun, usize)]) {
             r.nacked_packets,
             r.retransmitted,
             r.pli,
-            r.relay_dropped_video
+            r.relay_dropped_video,
+            r.audio_lost,
+            r.audio_fec_recovered,
+            r.audio_concealed_percent,
+            r.audio_max_gap_ms
         );
     }
 }

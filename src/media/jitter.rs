@@ -6,7 +6,8 @@
 //! The delay adapts from what is seen at playout: a packet that came after its turn (and was
 //! concealed) grows the delay by its lateness, 2.5 ms a block; once packets are lost, the delay
 //! grows until the packet after the next turn is there too (its FEC recovers a loss); when every
-//! packet of the last two seconds waited more than it had to, the delay shrinks 2.5 ms a block.
+//! packet of the last two seconds waited more than it had to, the delay shrinks 2.5 ms, at most
+//! every quarter second.
 //! Pure logic: the clock is the caller's.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -21,6 +22,8 @@ pub const STEP: Duration = Duration::from_micros(2500);
 pub const MAX_DELAY: Duration = Duration::from_millis(200);
 /// Headroom kept above the slack packets actually had, before the delay is shrunk.
 const HEADROOM: Duration = Duration::from_millis(5);
+/// The delay shrinks at most this often: 10 ms a second given back, and few stretches heard.
+const SHRINK_EVERY: Duration = Duration::from_millis(250);
 /// For this long after a loss, packets are held a block longer: the next one is there to
 /// recover the next loss from its FEC. Without losses the block is given back.
 const LOSS_MEMORY: Duration = Duration::from_secs(10);
@@ -103,6 +106,8 @@ pub struct JitterBuffer<T> {
     concealed_run: u64,
     /// When the last packet was missing at its turn.
     lost_at: Option<Instant>,
+    /// When the delay last shrank.
+    shrunk_at: Option<Instant>,
     counts: JitterCounts,
 }
 
@@ -124,6 +129,7 @@ impl<T: Clone> JitterBuffer<T> {
             delay: Duration::ZERO,
             concealed_run: 0,
             lost_at: None,
+            shrunk_at: None,
             counts: JitterCounts::default(),
         }
     }
@@ -244,8 +250,12 @@ impl<T: Clone> JitterBuffer<T> {
             .lost_at
             .is_some_and(|at| now.saturating_duration_since(at) < LOSS_MEMORY);
         let keep = if losing { BLOCK + HEADROOM } else { HEADROOM };
-        if self.slack.len() == WINDOW && least.is_some_and(|least| least >= keep + STEP) {
+        let rested = self
+            .shrunk_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= SHRINK_EVERY);
+        if rested && self.slack.len() == WINDOW && least.is_some_and(|least| least >= keep + STEP) {
             self.delay = self.delay.saturating_sub(STEP);
+            self.shrunk_at = Some(now);
             for slack in &mut self.slack {
                 *slack -= STEP;
             }
@@ -282,39 +292,54 @@ impl<T: Clone> JitterBuffer<T> {
     }
 }
 
-/// Samples in a [`STEP`] at 48 kHz.
-const STEP_SAMPLES: usize = 120;
+/// Samples a block is made shorter or longer by, around a [`STEP`] at 48 kHz: the length is
+/// chosen where the sound repeats best (a whole number of a voice's or a tone's periods), so
+/// the cross-fade joins two stretches in phase.
+const STRETCH_SAMPLES: std::ops::RangeInclusive<usize> = 96..=144;
 
-/// `pcm` (one block) made a step shorter or longer without a click: the step's samples are
-/// cross-faded out, or a step of the block's end cross-faded in again.
+/// `pcm` (one block) made about a step shorter or longer without a click: `L` samples taken
+/// out or played twice, the join cross-faded over `L` samples, `L` where the block's end is
+/// most like the `L` samples before it (WSOLA's idea, on one block).
 pub fn stretch(pcm: Vec<i16>, how: Stretch) -> Vec<i16> {
-    let n = STEP_SAMPLES;
-    if how == Stretch::Keep || pcm.len() < 2 * n {
+    let end = pcm.len();
+    if how == Stretch::Keep || end < 2 * STRETCH_SAMPLES.end() {
         return pcm;
     }
-    let end = pcm.len();
-    // Fades from `from` (weight 1 to 0) into `to` (0 to 1), over a step.
+    let likeness = |l: usize| {
+        let (before, last) = (&pcm[end - 2 * l..end - l], &pcm[end - l..]);
+        let dot = |a: &[i16], b: &[i16]| -> f64 {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum()
+        };
+        dot(before, last) / (dot(before, before) * dot(last, last)).sqrt().max(1.0)
+    };
+    let l = STRETCH_SAMPLES
+        .max_by(|a, b| likeness(*a).total_cmp(&likeness(*b)).then(b.cmp(a)))
+        .unwrap_or(*STRETCH_SAMPLES.start());
+    // Fades from `from` (weight 1 to 0) into `to` (0 to 1).
     let fade = |from: &[i16], to: &[i16]| -> Vec<i16> {
-        (0..n)
+        (0..l)
             .map(|i| {
-                let w = (i as f32 + 0.5) / n as f32;
+                let w = (i as f32 + 0.5) / l as f32;
                 (f32::from(from[i]) * (1.0 - w) + f32::from(to[i]) * w).round() as i16
             })
             .collect()
     };
-    let mut out = Vec::with_capacity(end + n);
+    let mut out = Vec::with_capacity(end + l);
     match how {
-        // The last two steps become one: the first fading into the second.
+        // The last two stretches of `l` become one: the first fading into the second.
         Stretch::Shorter => {
-            out.extend_from_slice(&pcm[..end - 2 * n]);
-            out.extend(fade(&pcm[end - 2 * n..end - n], &pcm[end - n..]));
+            out.extend_from_slice(&pcm[..end - 2 * l]);
+            out.extend(fade(&pcm[end - 2 * l..end - l], &pcm[end - l..]));
         }
-        // The last step is played, then played again: fading from what follows it into
-        // itself, so that both joins continue the sound.
+        // The last `l` are played, then played again: fading from what follows them into
+        // themselves, so that both joins continue the sound.
         Stretch::Longer => {
-            out.extend_from_slice(&pcm[..end - n]);
-            out.extend(fade(&pcm[end - n..], &pcm[end - 2 * n..end - n]));
-            out.extend_from_slice(&pcm[end - n..]);
+            out.extend_from_slice(&pcm[..end - l]);
+            out.extend(fade(&pcm[end - l..], &pcm[end - 2 * l..end - l]));
+            out.extend_from_slice(&pcm[end - l..]);
         }
         Stretch::Keep => unreachable!(),
     }
@@ -502,17 +527,20 @@ mod tests {
     }
 
     #[test]
-    fn a_stretched_block_is_a_step_shorter_or_longer_and_joins_its_neighbours_smoothly() {
-        // A 1 kHz tone across three blocks; the middle one stretched.
+    fn a_stretched_tone_keeps_its_pitch_and_phase_and_joins_its_neighbours_smoothly() {
+        // A 1 kHz tone (a period of 48 samples) across three blocks; the middle one stretched.
         let tone = |i: usize| ((i as f32 * std::f32::consts::TAU / 48.0).sin() * 10_000.0) as i16;
         let block = |b: usize| (b * 960..(b + 1) * 960).map(tone).collect::<Vec<i16>>();
-        for (how, length) in [
-            (Stretch::Keep, 960),
-            (Stretch::Shorter, 840),
-            (Stretch::Longer, 1080),
-        ] {
+        let rising = |pcm: &[i16]| pcm.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
+        for how in [Stretch::Keep, Stretch::Shorter, Stretch::Longer] {
             let middle = stretch(block(1), how);
-            assert_eq!(middle.len(), length, "{how:?}");
+            let length = middle.len();
+            match how {
+                Stretch::Keep => assert_eq!(length, 960),
+                // Two periods out, or in: the tone repeats best there.
+                Stretch::Shorter => assert_eq!(length, 960 - 96),
+                Stretch::Longer => assert_eq!(length, 960 + 96),
+            }
             let joined: Vec<i16> = [block(0), middle, block(2)].concat();
             // A 1 kHz tone at this level moves at most ~1310 a sample: no jump beyond it.
             let jump = joined
@@ -521,6 +549,9 @@ mod tests {
                 .max()
                 .unwrap();
             assert!(jump <= 1400, "{how:?}: a jump of {jump}");
+            // Whole periods taken out or added: one rising crossing a period, no more.
+            // (The first period starts at a crossing there is no sample before.)
+            assert_eq!(rising(&joined), joined.len() / 48 - 1, "{how:?}");
         }
     }
 }

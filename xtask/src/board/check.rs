@@ -141,7 +141,7 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
     let report = report(&share.join("call.json"))?;
     let (video, setup) = (&report["video"], &report["setup_ms"]);
     eprintln!(
-        "xtask: board call: {} sent, {} decoded; setup ice {} ms, peer {} ms, first frame {} ms; latency p50 {} ms, p95 {} ms (capture → decode, by RTP timestamp); encode {} ms, decode {} ms; audio {} sent, {} played, {} xruns, {} underruns",
+        "xtask: board call: {} sent, {} decoded; setup ice {} ms, peer {} ms, first frame {} ms; latency p50 {} ms, p95 {} ms (capture → decode, by RTP timestamp); encode {} ms, decode {} ms; audio {} sent, {} played, {} from FEC, {} ms concealed (longest {} ms), jitter buffer wait p50 {} ms, {} xruns, {} underruns",
         video["sent"],
         video["decoded"],
         setup["ice_connected"],
@@ -153,6 +153,10 @@ fn check_virt(outcome: &Outcome, share: &Path) -> Result<()> {
         video["decode_ms_p50"],
         report["audio"]["sent"],
         report["audio"]["played"],
+        report["audio"]["fec_recovered"],
+        report["audio"]["concealed_ms"],
+        report["audio"]["max_gap_ms"],
+        report["audio"]["playout_delay_ms"]["p50"],
         report["audio"]["xruns"],
         report["audio"]["underruns"]
     );

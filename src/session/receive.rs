@@ -225,7 +225,11 @@ pub(super) fn decode_audio(
         let Some(at) = due else { continue };
         let playout = buffer.pull(now);
         let decoded = match &playout.block {
-            Block::Wait => continue,
+            // Nothing to play until a packet comes, which sets the clock again.
+            Block::Wait => {
+                due = None;
+                continue;
+            }
             Block::Packet(packet) => decoder.decode(&packet.payload),
             Block::Fec(next) => decoder.recover(&next.payload),
             Block::Conceal => decoder.conceal(),

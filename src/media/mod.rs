@@ -7,3 +7,4 @@ pub mod opus;
 pub mod pixel;
 pub mod queue;
 pub mod reorder;
+pub mod stretch;

@@ -14,6 +14,7 @@ use crate::media::jitter::{self, Block, JitterBuffer};
 use crate::media::opus::OpusDecoder;
 use crate::media::queue::DropOldest;
 use crate::media::reorder::{Reorder, ReorderCounts};
+use crate::media::stretch::stretch;
 use crate::rtc::RtpPacket;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -235,7 +236,7 @@ pub(super) fn decode_audio(
             Block::Conceal => decoder.conceal(),
         };
         let pcm = match decoded {
-            Ok(pcm) => jitter::stretch(pcm, playout.stretch),
+            Ok(pcm) => stretch(pcm, playout.stretch),
             Err(e) => {
                 log::debug!("dropping an audio packet: {e}");
                 vec![0; SAMPLES_PER_BLOCK]

@@ -82,16 +82,10 @@ pub fn check_target(path: &Path) -> std::io::Result<()> {
         )),
         _ => e,
     })?;
-    match fstatat(
-        &folder,
-        name.as_os_str(),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    ) {
-        Ok(stat) if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
-            Err(refused(
-                "it is a folder: give the path of a file in it".into(),
-            ))
-        }
+    match kind_at(&folder, &name) {
+        Some(SFlag::S_IFDIR) => Err(refused(
+            "it is a folder: give the path of a file in it".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -101,16 +95,21 @@ fn refused(why: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
 }
 
+const NO_LINKS: &str =
+    "is a symbolic link, and camloop does not write through links: give the real path";
+
 fn link_refused(link: &Path) -> std::io::Error {
-    refused(format!(
-        "{} is a symbolic link, and camloop does not write through links: give the real path",
-        link.display()
-    ))
+    refused(format!("{} {NO_LINKS}", link.display()))
+}
+
+/// What `name` in `folder` is (a folder, a link, …), the link itself not followed.
+fn kind_at(folder: &OwnedFd, name: &OsStr) -> Option<SFlag> {
+    let stat = fstatat(folder, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+    Some(SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT)
 }
 
 fn is_link(folder: &OwnedFd, name: &OsStr) -> bool {
-    fstatat(folder, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        .is_ok_and(|stat| SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+    kind_at(folder, name) == Some(SFlag::S_IFLNK)
 }
 
 /// The folder `path` names a file in, reached one component at a time without following a
@@ -165,10 +164,7 @@ fn folder_of(path: &Path) -> std::io::Result<(OwnedFd, OsString)> {
         };
     }
     if is_link(&folder, name) {
-        return Err(refused(
-            "it is a symbolic link, and camloop does not write through links: give the real path"
-                .into(),
-        ));
+        return Err(refused(format!("it {NO_LINKS}")));
     }
     Ok((folder, name.to_owned()))
 }
